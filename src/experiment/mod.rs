@@ -1,0 +1,13 @@
+//! Experiment runner: base instance + sweeps + Monte Carlo -> CSV, JSON manifest, plots.
+
+use crate::error::Result;
+
+/// Flat, named metrics of one solved instance (one CSV row after the sweep keys).
+pub type Metrics = serde_json::Map<String, serde_json::Value>;
+
+/// A system that solves one instance given as a TOML table (the same keys as
+/// `isac solve SYSTEM --input FILE.toml`). `Err` only for bad input or a genuine
+/// failure; an infeasible design is an `Ok` with `status = "infeasible"`.
+pub trait InstanceSolver: Sync {
+    fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics>;
+}

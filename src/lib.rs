@@ -1,0 +1,23 @@
+//! `isac`: Cramér–Rao-bound-driven design of integrated sensing and communication systems.
+//!
+//! Data flows one way:
+//! scenario (TOML) -> [`physics`] primitives -> system model ([`systems`]) with its
+//! FIM/CRB ([`fim`]) -> design problem on the [`conic`] layer -> design -> metrics
+//! -> [`experiment`] outputs (CSV, JSON manifest, SVG/PNG plots).
+
+pub mod conic;
+pub mod error;
+pub mod experiment;
+pub mod fim;
+pub mod input;
+pub mod linalg;
+pub mod physics;
+pub mod systems;
+
+pub use error::IsacError;
+
+/// Complex double, the same type faer and num-complex use.
+pub type C64 = num_complex::Complex64;
+
+/// Version string written into every manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
