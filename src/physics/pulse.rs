@@ -82,6 +82,12 @@ impl Pulse {
         if !(0.0..dt).contains(&t) {
             return 0.0;
         }
+        self.formula(t, dt)
+    }
+
+    /// The pulse's formula without the support window (its smooth extension), used to
+    /// take finite differences on the open support.
+    pub fn formula(self, t: f64, dt: f64) -> f64 {
         let u = t / dt;
         match self {
             Pulse::Cosine => 2f64.sqrt() * (0.5 * PI * u).cos(),
