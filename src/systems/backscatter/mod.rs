@@ -4,6 +4,7 @@
 //! symbols. Design: the sample covariance `R_x` minimising the CRB under power and
 //! sum-rate constraints, (33)-(35).
 
+pub mod localization;
 pub mod model;
 pub mod numerical;
 pub mod scenario;
