@@ -1,1 +1,113 @@
-fn main() {}
+//! The `isac` command. Parses and prints; the mathematics lives in the library.
+
+use clap::{Parser, Subcommand};
+use isac::IsacError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "isac", version, about = "Cramér–Rao-bound-driven design of ISAC systems")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Solve one instance of a system given as a TOML file.
+    Solve {
+        /// System name (see `isac list`).
+        system: String,
+        /// Instance file (TOML).
+        #[arg(long)]
+        input: PathBuf,
+        /// Print one JSON object on stdout instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an experiment file: sweeps and Monte Carlo to CSV, manifest and plots.
+    Run {
+        /// Experiment file (TOML).
+        file: PathBuf,
+        /// Output folder (overrides the file's `output`).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Reproduce a paper figure from its embedded configuration (`all` for every one).
+    Reproduce {
+        /// Figure id (see `isac list`) or `all`.
+        id: String,
+        /// Output folder root (default `out/`).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// List systems and reproducible figures.
+    List,
+    /// Time a system's solver on its benchmark instances (release build recommended).
+    Bench {
+        /// System name.
+        system: String,
+        /// Write the instances and our results as JSON here (for the CVXPY peer script).
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Repetitions of the whole benchmark.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Solve {
+            system,
+            input,
+            json,
+        } => cli::solve(&system, &input, json),
+        Command::Run {
+            file,
+            output,
+            quiet,
+            threads,
+        } => cli::run(&file, output, quiet, threads),
+        Command::Reproduce {
+            id,
+            output,
+            quiet,
+            threads,
+        } => cli::reproduce(&id, output, quiet, threads),
+        Command::List => cli::list(),
+        Command::Bench {
+            system,
+            export,
+            repeat,
+        } => cli::bench(&system, export, repeat),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e.downcast_ref::<IsacError>() {
+                Some(IsacError::Input { .. }) => 2,
+                _ => 1,
+            };
+            eprintln!("error: {}", first_line(&format!("{e:#}")));
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}

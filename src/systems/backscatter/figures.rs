@@ -1,0 +1,1 @@
+//! Embedded figure configurations (filled below).
