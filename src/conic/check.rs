@@ -4,22 +4,28 @@
 //!
 //! | constraint            | violation                                               |
 //! |-----------------------|---------------------------------------------------------|
-//! | `e = 0`               | `|e| / (1 + mag(e))`                                    |
-//! | `e >= 0`              | `max(0, -e) / (1 + mag(e))`                             |
-//! | `||x|| <= t`          | `max(0, ||x|| - t) / (1 + max(|t|, ||x||))`             |
+//! | `e = 0`               | `|e| / (1 + mag(e))`, `e` divided by its data scale     |
+//! | `e >= 0`              | `max(0, -e) / (1 + mag(e))`, `e` divided by its data scale |
+//! | `||x|| <= t`          | `max(0, ||x|| - t) / (1 + max(|t|, ||x||))`, all divided by the block's data scale |
 //! | `y e^{x/y} <= z`      | `max(0, x - y log(z/y)) / (1 + |x| + |y log(z/y)|)`, plus sign violations of `y, z` |
-//! | `M >= 0`              | `max(0, -lambda_min(M)) / (1 + max |lambda(M)|)`        |
+//! | `M >= 0`              | `max(0, -lambda_min(M)) / (1 + max |lambda(M)|)`, `M` divided by its data scale |
 //! | `log det M >= t`      | `max(0, t - sum log lambda_i) / (1 + |t|)`; `inf` if `M` is not PD |
 //! | `t >= 1/x`            | `max(0, 1/x - t) / (1 + |t|)`; `inf` if `x <= 0`         |
 //! | `t >= tr U^{-1}`      | `max(0, sum 1/lambda_i - t) / (1 + |t|)`; `inf` if `U` is not PD |
 //!
-//! where `mag(e) = |c| + sum_k |a_k x_k|` is the size of the terms that cancel.
+//! where `mag(e) = |c| + sum_k |a_k x_k|` is the size of the terms that cancel
+//! and the data scale of a constraint is `max(max_k |a_k|, |c|)` over its
+//! expressions (so the measures do not depend on how a row is scaled).
+//!
+//! For an unboundedness certificate (a direction `d`), the recession
+//! constraints are checked instead ([`recession`]): every expression loses its
+//! constant, log-det/inverse constraints become their PSD/sign parts.
 //! Eigenvalues come from faer's self-adjoint eigensolver; a non-finite entry or
 //! an eigensolver failure gives `inf`.
 
 use faer::{Mat, Side};
 
-use super::expr::{AffineMatrix, ComplexAffineMatrix};
+use super::expr::{Affine, AffineMatrix, ComplexAffine, ComplexAffineMatrix};
 use super::problem::{ConstraintKind, Problem};
 use crate::C64;
 
@@ -46,11 +52,27 @@ fn herm_eigenvalues(m: &ComplexAffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
     v.self_adjoint_eigenvalues(Side::Lower).ok()
 }
 
-fn psd_violation(eig: Option<Vec<f64>>) -> f64 {
+/// Scale of the data of a constraint: `max(max_k |a_k|, |c|)` over its
+/// expressions (1 if all are zero). Dividing by it makes the measures invariant
+/// under positive rescaling of the constraint (a row `1e-9 y >= 2e-9` is judged
+/// like `y >= 2`).
+fn data_scale<'a>(rows: impl IntoIterator<Item = &'a Affine>) -> f64 {
+    let m = rows
+        .into_iter()
+        .fold(0.0f64, |m, e| m.max(e.coef_inf_norm()).max(e.constant_term().abs()));
+    if m > 0.0 && m.is_finite() {
+        m
+    } else {
+        1.0
+    }
+}
+
+fn psd_violation(eig: Option<Vec<f64>>, scale: f64) -> f64 {
     match eig {
         None => f64::INFINITY,
         Some(l) if l.is_empty() => 0.0,
         Some(l) => {
+            let l: Vec<f64> = l.iter().map(|v| v / scale).collect();
             let lmin = l.iter().cloned().fold(f64::INFINITY, f64::min);
             let lmax = l.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             (-lmin).max(0.0) / (1.0 + lmax)
@@ -89,16 +111,29 @@ fn exp_violation(xv: f64, yv: f64, zv: f64) -> f64 {
 /// Relative violation of one constraint at `x` (see the module table).
 pub(crate) fn violation(kind: &ConstraintKind, x: &[f64]) -> f64 {
     let v = match kind {
-        ConstraintKind::Eq(e) => e.eval(x).abs() / (1.0 + e.magnitude(x)),
-        ConstraintKind::Nonneg(e) => (-e.eval(x)).max(0.0) / (1.0 + e.magnitude(x)),
+        ConstraintKind::Eq(e) => {
+            let f = 1.0 / data_scale([e]);
+            (f * e.eval(x)).abs() / (1.0 + f * e.magnitude(x))
+        }
+        ConstraintKind::Nonneg(e) => {
+            let f = 1.0 / data_scale([e]);
+            (-f * e.eval(x)).max(0.0) / (1.0 + f * e.magnitude(x))
+        }
         ConstraintKind::Soc { t, x: xs } => {
-            let tv = t.eval(x);
-            let nrm = xs.iter().map(|e| e.eval(x).powi(2)).sum::<f64>().sqrt();
+            let f = 1.0 / data_scale(std::iter::once(t).chain(xs.iter()));
+            let tv = f * t.eval(x);
+            let nrm = f * xs.iter().map(|e| e.eval(x).powi(2)).sum::<f64>().sqrt();
             (nrm - tv).max(0.0) / (1.0 + tv.abs().max(nrm))
         }
         ConstraintKind::Exp { x: a, y, z } => exp_violation(a.eval(x), y.eval(x), z.eval(x)),
-        ConstraintKind::LmiSym(m) => psd_violation(sym_eigenvalues(m, x)),
-        ConstraintKind::LmiHerm(m) => psd_violation(herm_eigenvalues(m, x)),
+        ConstraintKind::LmiSym(m) => psd_violation(
+            sym_eigenvalues(m, x),
+            data_scale(m.iter().flatten()),
+        ),
+        ConstraintKind::LmiHerm(m) => psd_violation(
+            herm_eigenvalues(m, x),
+            data_scale(m.iter().flatten().flat_map(|e| [&e.re, &e.im])),
+        ),
         ConstraintKind::LogDetSym { m, t } => log_det_violation(sym_eigenvalues(m, x), t.eval(x)),
         ConstraintKind::LogDetHerm { m, t } => {
             log_det_violation(herm_eigenvalues(m, x), t.eval(x))
@@ -160,4 +195,84 @@ pub(crate) fn max_violation(v: &[f64]) -> (f64, Option<usize>) {
         }
     }
     best
+}
+
+fn hom(e: &Affine) -> Affine {
+    e - e.constant_term()
+}
+
+fn hom_c(e: &ComplexAffine) -> ComplexAffine {
+    ComplexAffine {
+        re: hom(&e.re),
+        im: hom(&e.im),
+    }
+}
+
+fn hom_m(m: &AffineMatrix) -> AffineMatrix {
+    m.iter().map(|r| r.iter().map(hom).collect()).collect()
+}
+
+fn hom_cm(m: &ComplexAffineMatrix) -> ComplexAffineMatrix {
+    m.iter().map(|r| r.iter().map(hom_c).collect()).collect()
+}
+
+/// Recession cone of a constraint, as constraints on a direction `d`:
+/// `d` is a recession direction of `{x : C(x)}` iff `x + s d` satisfies `C`
+/// for all `s >= 0` (from any feasible `x`). For the conic constraints this is
+/// "the linear part is in the cone"; for `log det M >= t` it is
+/// `M_lin(d) >= 0, t_lin(d) <= 0`; for `t >= 1/x` it is `x_lin, t_lin >= 0`;
+/// for `t >= tr U^{-1}` it is `U_lin(d) >= 0, t_lin(d) >= 0`.
+pub(crate) fn recession(kind: &ConstraintKind) -> Vec<ConstraintKind> {
+    use ConstraintKind as K;
+    match kind {
+        K::Eq(e) => vec![K::Eq(hom(e))],
+        K::Nonneg(e) => vec![K::Nonneg(hom(e))],
+        K::Soc { t, x } => vec![K::Soc {
+            t: hom(t),
+            x: x.iter().map(hom).collect(),
+        }],
+        K::Exp { x, y, z } => vec![K::Exp {
+            x: hom(x),
+            y: hom(y),
+            z: hom(z),
+        }],
+        K::LmiSym(m) => vec![K::LmiSym(hom_m(m))],
+        K::LmiHerm(m) => vec![K::LmiHerm(hom_cm(m))],
+        K::LogDetSym { m, t } => vec![K::LmiSym(hom_m(m)), K::Nonneg(-hom(t))],
+        K::LogDetHerm { m, t } => vec![K::LmiHerm(hom_cm(m)), K::Nonneg(-hom(t))],
+        K::Inv { x, t } => vec![K::Nonneg(hom(x)), K::Nonneg(hom(t))],
+        K::TraceInv { u, t } => vec![K::LmiSym(hom_m(u)), K::Nonneg(hom(t))],
+    }
+}
+
+impl Problem {
+    /// Check an unboundedness certificate `d` in the user's terms: returns
+    /// `(max recession violation, objective slope)` with `d` scaled to unit
+    /// inf-norm and the slope `f_lin(d) / max_k |f_k|` signed so that a valid
+    /// certificate has slope `< 0` (minimise) — for maximise the sign is flipped.
+    pub(crate) fn check_unbounded_direction(&self, d: &[f64]) -> (f64, f64) {
+        let nrm = d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if !(nrm > 0.0 && nrm.is_finite()) {
+            return (f64::INFINITY, 0.0);
+        }
+        let d: Vec<f64> = d.iter().map(|v| v / nrm).collect();
+        let viol = self
+            .constraints
+            .iter()
+            .flat_map(|c| recession(&c.kind))
+            .map(|k| violation(&k, &d))
+            .fold(0.0f64, f64::max);
+        let slope = match &self.objective {
+            None => 0.0,
+            Some((sense, f)) => {
+                let s = hom(f).eval(&d) / f.coef_inf_norm().max(f64::MIN_POSITIVE);
+                if *sense == super::Sense::Maximize {
+                    -s
+                } else {
+                    s
+                }
+            }
+        };
+        (viol, slope)
+    }
 }

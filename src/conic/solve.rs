@@ -80,9 +80,12 @@ pub enum Status {
     Optimal,
     /// Primal infeasible (Clarabel found a certificate).
     Infeasible,
-    /// Dual infeasible: the objective is unbounded (Clarabel found a certificate).
+    /// Dual infeasible: the objective is unbounded. Clarabel's certificate (a
+    /// direction `d`, returned in `values`) has been checked in the user's terms:
+    /// it improves the objective and every constraint's recession cone holds.
     Unbounded,
-    /// Anything else; `reason` says why (Clarabel status or re-evaluation failure).
+    /// Anything else; `reason` says why (Clarabel status, a "solved" point that
+    /// fails re-evaluation, or an unboundedness direction that fails its check).
     Inaccurate {
         /// Human-readable reason.
         reason: String,
@@ -361,7 +364,7 @@ impl Problem {
         let values = sol.x;
         let violations = self.violations(&values);
         let (maxv, worst) = max_violation(&violations);
-        let (mut status, objective) = match sol.status {
+        let (mut status, mut objective) = match sol.status {
             SolverStatus::Solved => (Status::Optimal, self.objective_value(&values)),
             SolverStatus::PrimalInfeasible => (Status::Infeasible, sign * f64::INFINITY),
             SolverStatus::DualInfeasible => (Status::Unbounded, -sign * f64::INFINITY),
@@ -372,6 +375,20 @@ impl Problem {
                 self.objective_value(&values),
             ),
         };
+        if status == Status::Unbounded {
+            // Clarabel's x is a direction d with q'd < 0 and A d in -K; verify it
+            // in the user's terms (badly scaled data once produced a bogus one).
+            let (dv, slope) = self.check_unbounded_direction(&values);
+            if dv.is_nan() || dv > settings.violation_tol || slope.is_nan() || slope > -settings.violation_tol {
+                status = Status::Inaccurate {
+                    reason: format!(
+                        "clarabel reported DualInfeasible but the direction fails the check \
+                         (recession violation {dv:.3e}, objective slope {slope:.3e})"
+                    ),
+                };
+                objective = self.objective_value(&values);
+            }
+        }
         if status == Status::Optimal && (maxv.is_nan() || maxv > settings.violation_tol) {
             let w = worst.map(|i| self.constraints[i].kind.name()).unwrap_or("?");
             status = Status::Inaccurate {
