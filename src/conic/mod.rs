@@ -13,7 +13,7 @@
 //! # Trust, but re-evaluate
 //! After every solve, each user constraint is re-evaluated at the returned
 //! point in the user's own terms (eigenvalues for LMIs, `log det` for
-//! log-det constraints, ...; see [`check`](self) for the measures) and the
+//! log-det constraints, ...; the measures are tabulated in `src/conic/check.rs`) and the
 //! largest *relative* violation is reported in [`Solution::max_violation`]. If
 //! Clarabel says "solved" but that violation exceeds
 //! [`SolverSettings::violation_tol`] (default `1e-5`), the status is downgraded

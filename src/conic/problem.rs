@@ -474,7 +474,7 @@ impl Problem {
     /// A complex Hermitian PSD matrix variable.
     ///
     /// Math: `X = R + i S` with `n^2` real unknowns; `X >= 0` is imposed as the
-    /// real LMI `E(X) = [[R, -S], [S, R]] >= 0` of size `2n` (see [`real_embedding`]).
+    /// real LMI `E(X) = [[R, -S], [S, R]] >= 0` of size `2n` (the real embedding; `det E(X) = (det X)^2`).
     pub fn psd_hermitian(&mut self, n: usize) -> HermitianVar {
         let base = self.alloc(n * n);
         let h = HermitianVar { n, base };

@@ -78,7 +78,8 @@ pub enum Status {
     /// Solved, and every user constraint holds at the returned point to
     /// [`SolverSettings::violation_tol`].
     Optimal,
-    /// Primal infeasible (Clarabel found a certificate).
+    /// Primal infeasible. Clarabel's Farkas certificate `z` has been checked
+    /// (`A^T z = 0`, `b^T z < 0` in the lowered data).
     Infeasible,
     /// Dual infeasible: the objective is unbounded. Clarabel's certificate (a
     /// direction `d`, returned in `values`) has been checked in the user's terms:
@@ -198,6 +199,45 @@ impl Builder {
             (Some(NonnegativeConeT(k)), NonnegativeConeT(d)) => *k += d,
             _ => self.cones.push(c),
         }
+    }
+}
+
+/// Check Clarabel's primal-infeasibility certificate `z` in the lowered data:
+/// a valid certificate has `A^T z = 0` and `b^T z < 0` (and `z in K*`, which
+/// is not re-checked). Returns the reason for rejecting it, if any.
+///
+/// Measures: `||A^T z||_inf / (max_ij |A_ij| ||z||_inf) <= tol` and
+/// `b^T z / (||b||_inf ||z||_inf) < 0` (Farkas: then `b - A x in K` has no solution,
+/// since `0 <= z'(b - A x) = b'z < 0` would follow).
+fn farkas_check(low: &Lowered, z: &[f64], tol: f64) -> Option<String> {
+    let a = &low.a;
+    if z.len() != a.m {
+        return Some(format!("certificate has length {}, expected {}", z.len(), a.m));
+    }
+    let zn = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let an = a.nzval.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let bn = low.b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(zn > 0.0 && zn.is_finite()) {
+        return Some("clarabel reported PrimalInfeasible with a zero or non-finite certificate".into());
+    }
+    let mut atz = 0.0f64;
+    for col in 0..a.n {
+        let mut s = 0.0;
+        for k in a.colptr[col]..a.colptr[col + 1] {
+            s += a.nzval[k] * z[a.rowval[k]];
+        }
+        atz = atz.max(s.abs());
+    }
+    let atz_rel = atz / (an.max(f64::MIN_POSITIVE) * zn);
+    let bz: f64 = low.b.iter().zip(z).map(|(b, z)| b * z).sum();
+    let bz_rel = bz / (bn.max(f64::MIN_POSITIVE) * zn);
+    if atz_rel.is_nan() || atz_rel > tol || bz_rel.is_nan() || bz_rel >= 0.0 {
+        Some(format!(
+            "clarabel reported PrimalInfeasible but the certificate fails the check \
+             (|A'z| {atz_rel:.3e}, b'z {bz_rel:.3e}, relative)"
+        ))
+    } else {
+        None
     }
 }
 
@@ -375,6 +415,12 @@ impl Problem {
                 self.objective_value(&values),
             ),
         };
+        if status == Status::Infeasible {
+            if let Some(reason) = farkas_check(&low, &sol.z, settings.violation_tol) {
+                status = Status::Inaccurate { reason };
+                objective = self.objective_value(&values);
+            }
+        }
         if status == Status::Unbounded {
             // Clarabel's x is a direction d with q'd < 0 and A d in -K; verify it
             // in the user's terms (badly scaled data once produced a bogus one).
