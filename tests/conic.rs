@@ -272,7 +272,9 @@ fn water_filling(g: &[f64], pw: f64) -> f64 {
         }
     }
     let mu = 0.5 * (lo + hi);
-    g.iter().map(|v| (1.0 + v * (mu - 1.0 / v).max(0.0)).ln()).sum()
+    g.iter()
+        .map(|v| (1.0 + v * (mu - 1.0 / v).max(0.0)).ln())
+        .sum()
 }
 
 #[test]

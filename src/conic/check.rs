@@ -57,9 +57,9 @@ fn herm_eigenvalues(m: &ComplexAffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
 /// under positive rescaling of the constraint (a row `1e-9 y >= 2e-9` is judged
 /// like `y >= 2`).
 fn data_scale<'a>(rows: impl IntoIterator<Item = &'a Affine>) -> f64 {
-    let m = rows
-        .into_iter()
-        .fold(0.0f64, |m, e| m.max(e.coef_inf_norm()).max(e.constant_term().abs()));
+    let m = rows.into_iter().fold(0.0f64, |m, e| {
+        m.max(e.coef_inf_norm()).max(e.constant_term().abs())
+    });
     if m > 0.0 && m.is_finite() {
         m
     } else {
@@ -126,18 +126,15 @@ pub(crate) fn violation(kind: &ConstraintKind, x: &[f64]) -> f64 {
             (nrm - tv).max(0.0) / (1.0 + tv.abs().max(nrm))
         }
         ConstraintKind::Exp { x: a, y, z } => exp_violation(a.eval(x), y.eval(x), z.eval(x)),
-        ConstraintKind::LmiSym(m) => psd_violation(
-            sym_eigenvalues(m, x),
-            data_scale(m.iter().flatten()),
-        ),
+        ConstraintKind::LmiSym(m) => {
+            psd_violation(sym_eigenvalues(m, x), data_scale(m.iter().flatten()))
+        }
         ConstraintKind::LmiHerm(m) => psd_violation(
             herm_eigenvalues(m, x),
             data_scale(m.iter().flatten().flat_map(|e| [&e.re, &e.im])),
         ),
         ConstraintKind::LogDetSym { m, t } => log_det_violation(sym_eigenvalues(m, x), t.eval(x)),
-        ConstraintKind::LogDetHerm { m, t } => {
-            log_det_violation(herm_eigenvalues(m, x), t.eval(x))
-        }
+        ConstraintKind::LogDetHerm { m, t } => log_det_violation(herm_eigenvalues(m, x), t.eval(x)),
         ConstraintKind::Inv { x: a, t } => {
             let (av, tv) = (a.eval(x), t.eval(x));
             if av > 0.0 && tv.is_finite() {

@@ -330,7 +330,8 @@ const SYM_TOL: f64 = 1e-9;
 
 fn affine_close(a: &Affine, b: &Affine) -> bool {
     let d = a - b;
-    let scale = 1.0 + a.coef_inf_norm().max(b.coef_inf_norm()) + a.constant.abs().max(b.constant.abs());
+    let scale =
+        1.0 + a.coef_inf_norm().max(b.coef_inf_norm()) + a.constant.abs().max(b.constant.abs());
     d.coef_inf_norm() <= SYM_TOL * scale && d.constant.abs() <= SYM_TOL * scale
 }
 
@@ -358,7 +359,10 @@ fn symmetrize(m: AffineMatrix, what: &str) -> Result<AffineMatrix> {
                 return Err(IsacError::Numerical(format!("{what}: non-finite entry")));
             }
             if !affine_close(&m[i][j], &m[j][i]) {
-                return Err(dim_err(what, format!("matrix is not symmetric at ({i},{j})")));
+                return Err(dim_err(
+                    what,
+                    format!("matrix is not symmetric at ({i},{j})"),
+                ));
             }
             let s = (&m[i][j] + &m[j][i]) * 0.5;
             out[i][j] = s.clone();
@@ -379,7 +383,10 @@ fn hermitize(m: ComplexAffineMatrix, what: &str) -> Result<ComplexAffineMatrix> 
             }
             let cj = m[j][i].conj();
             if !affine_close(&m[i][j].re, &cj.re) || !affine_close(&m[i][j].im, &cj.im) {
-                return Err(dim_err(what, format!("matrix is not Hermitian at ({i},{j})")));
+                return Err(dim_err(
+                    what,
+                    format!("matrix is not Hermitian at ({i},{j})"),
+                ));
             }
             let s = (&m[i][j] + &cj).scaled(0.5);
             out[j][i] = s.conj();
@@ -447,7 +454,10 @@ impl Problem {
     /// A real scalar constrained `>= 0`.
     pub fn nonneg_scalar(&mut self) -> Affine {
         let x = self.scalar();
-        self.push(ConstraintKind::Nonneg(x.clone()), vec![Block::Nonneg(vec![x.clone()])]);
+        self.push(
+            ConstraintKind::Nonneg(x.clone()),
+            vec![Block::Nonneg(vec![x.clone()])],
+        );
         x
     }
 
@@ -495,7 +505,10 @@ impl Problem {
     /// `lhs <= rhs`, stored as `rhs - lhs >= 0`.
     pub fn le(&mut self, lhs: impl Into<Affine>, rhs: impl Into<Affine>) -> ConstraintId {
         let e = rhs.into() - lhs.into();
-        self.push(ConstraintKind::Nonneg(e.clone()), vec![Block::Nonneg(vec![e])])
+        self.push(
+            ConstraintKind::Nonneg(e.clone()),
+            vec![Block::Nonneg(vec![e])],
+        )
     }
 
     /// `lhs >= rhs`, stored as `lhs - rhs >= 0`.
@@ -509,10 +522,7 @@ impl Problem {
         let mut rows = vec![t.clone()];
         rows.extend(x.iter().cloned());
         self.push(
-            ConstraintKind::Soc {
-                t,
-                x: x.to_vec(),
-            },
+            ConstraintKind::Soc { t, x: x.to_vec() },
             vec![Block::Soc(rows)],
         )
     }
@@ -543,7 +553,11 @@ impl Problem {
     /// is one `PSDTriangle(n)` block (done at compile time).
     pub fn lmi_symmetric(&mut self, m: AffineMatrix) -> Result<ConstraintId> {
         let m = symmetrize(m, "lmi_symmetric")?;
-        let blocks = if m.is_empty() { vec![] } else { vec![Block::Psd(m.clone())] };
+        let blocks = if m.is_empty() {
+            vec![]
+        } else {
+            vec![Block::Psd(m.clone())]
+        };
         Ok(self.push(ConstraintKind::LmiSym(m), blocks))
     }
 
@@ -574,7 +588,11 @@ impl Problem {
     /// factor `M = L L^H`, `Z = L diag(L_ii)` gives `Z D^{-1} Z^H = M` and
     /// `prod Z_ii = det M`. The block LMI is imposed through its real embedding
     /// (size `4n`).
-    pub fn log_det_ge(&mut self, m: ComplexAffineMatrix, t: impl Into<Affine>) -> Result<ConstraintId> {
+    pub fn log_det_ge(
+        &mut self,
+        m: ComplexAffineMatrix,
+        t: impl Into<Affine>,
+    ) -> Result<ConstraintId> {
         let t = t.into();
         let m = hermitize(m, "log_det_ge")?;
         let n = m.len();
@@ -611,7 +629,11 @@ impl Problem {
         let u = self.vector(n);
         let mut blocks = vec![Block::Psd(real_embedding(&k))];
         for i in 0..n {
-            blocks.push(Block::Exp([u[i].clone(), Affine::constant(1.0), zd[i].clone()]));
+            blocks.push(Block::Exp([
+                u[i].clone(),
+                Affine::constant(1.0),
+                zd[i].clone(),
+            ]));
         }
         blocks.push(Block::Nonneg(vec![Affine::sum(&u) - &t]));
         Ok(self.push(ConstraintKind::LogDetHerm { m, t }, blocks))
@@ -620,7 +642,11 @@ impl Problem {
     /// `log det M >= t` for a real symmetric `M`: same construction as
     /// [`Problem::log_det_ge`] with a real lower-triangular `Z`
     /// (`[[M, Z],[Z^T, diag Z]] >= 0`, size `2n`).
-    pub fn log_det_ge_symmetric(&mut self, m: AffineMatrix, t: impl Into<Affine>) -> Result<ConstraintId> {
+    pub fn log_det_ge_symmetric(
+        &mut self,
+        m: AffineMatrix,
+        t: impl Into<Affine>,
+    ) -> Result<ConstraintId> {
         let t = t.into();
         let m = symmetrize(m, "log_det_ge_symmetric")?;
         let n = m.len();
@@ -649,7 +675,11 @@ impl Problem {
         let u = self.vector(n);
         let mut blocks = vec![Block::Psd(k)];
         for i in 0..n {
-            blocks.push(Block::Exp([u[i].clone(), Affine::constant(1.0), z[i][i].clone()]));
+            blocks.push(Block::Exp([
+                u[i].clone(),
+                Affine::constant(1.0),
+                z[i][i].clone(),
+            ]));
         }
         blocks.push(Block::Nonneg(vec![Affine::sum(&u) - &t]));
         Ok(self.push(ConstraintKind::LogDetSym { m, t }, blocks))
@@ -674,7 +704,11 @@ impl Problem {
     /// `t >= tr V >= tr U^{-1}`, with equality at `V = U^{-1}`.
     /// (The LMI forces `U >= 0`; a singular `U` cannot satisfy it since `I`
     /// would have to lie in the range of `U`.)
-    pub fn trace_inv_epigraph(&mut self, u: AffineMatrix, t: impl Into<Affine>) -> Result<ConstraintId> {
+    pub fn trace_inv_epigraph(
+        &mut self,
+        u: AffineMatrix,
+        t: impl Into<Affine>,
+    ) -> Result<ConstraintId> {
         let t = t.into();
         let u = symmetrize(u, "trace_inv_epigraph")?;
         let n = u.len();

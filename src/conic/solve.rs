@@ -10,9 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use clarabel::algebra::CscMatrix;
-use clarabel::solver::{
-    DefaultSettings, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
-};
+use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, SolverStatus, SupportedConeT};
 use faer::Mat;
 
 use super::check::max_violation;
@@ -212,13 +210,19 @@ impl Builder {
 fn farkas_check(low: &Lowered, z: &[f64], tol: f64) -> Option<String> {
     let a = &low.a;
     if z.len() != a.m {
-        return Some(format!("certificate has length {}, expected {}", z.len(), a.m));
+        return Some(format!(
+            "certificate has length {}, expected {}",
+            z.len(),
+            a.m
+        ));
     }
     let zn = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let an = a.nzval.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let bn = low.b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if !(zn > 0.0 && zn.is_finite()) {
-        return Some("clarabel reported PrimalInfeasible with a zero or non-finite certificate".into());
+        return Some(
+            "clarabel reported PrimalInfeasible with a zero or non-finite certificate".into(),
+        );
     }
     let mut atz = 0.0f64;
     for col in 0..a.n {
@@ -331,7 +335,9 @@ impl Problem {
         let mut q = vec![0.0; n];
         if let Some((sense, f)) = &self.objective {
             if !f.is_finite() {
-                return Err(IsacError::Numerical("objective: non-finite coefficient".into()));
+                return Err(IsacError::Numerical(
+                    "objective: non-finite coefficient".into(),
+                ));
             }
             if f.max_var().is_some_and(|k| k >= n) {
                 return Err(IsacError::Numerical(
@@ -425,7 +431,11 @@ impl Problem {
             // Clarabel's x is a direction d with q'd < 0 and A d in -K; verify it
             // in the user's terms (badly scaled data once produced a bogus one).
             let (dv, slope) = self.check_unbounded_direction(&values);
-            if dv.is_nan() || dv > settings.violation_tol || slope.is_nan() || slope > -settings.violation_tol {
+            if dv.is_nan()
+                || dv > settings.violation_tol
+                || slope.is_nan()
+                || slope > -settings.violation_tol
+            {
                 status = Status::Inaccurate {
                     reason: format!(
                         "clarabel reported DualInfeasible but the direction fails the check \
@@ -436,7 +446,9 @@ impl Problem {
             }
         }
         if status == Status::Optimal && (maxv.is_nan() || maxv > settings.violation_tol) {
-            let w = worst.map(|i| self.constraints[i].kind.name()).unwrap_or("?");
+            let w = worst
+                .map(|i| self.constraints[i].kind.name())
+                .unwrap_or("?");
             status = Status::Inaccurate {
                 reason: format!(
                     "clarabel reported Solved but constraint #{} ({w}) is violated by {maxv:.3e} (relative) at the returned point",
