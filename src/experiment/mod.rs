@@ -11,3 +11,13 @@ pub type Metrics = serde_json::Map<String, serde_json::Value>;
 pub trait InstanceSolver: Sync {
     fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics>;
 }
+
+mod config;
+mod plot;
+mod run;
+
+pub use config::{linspace, logspace, value_text, ExperimentConfig, PlotSpec, Point, Sweep};
+pub use plot::{ensure_font, plot_lines, PlotStyle, Series};
+pub use run::{
+    csv_field, derive_seed, results_csv, rfc3339, run_experiment, seeds, splitmix64, Row, RunOptions, RunSummary,
+};
