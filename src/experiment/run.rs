@@ -490,7 +490,8 @@ fn plot_data(
     // that takes several values, so that lines never zig-zag.
     let mut line_keys: Vec<String> = spec.series.clone();
     for s in &config.sweeps {
-        if s.keys.contains(&spec.x) || s.values.len() < 2 {
+        let with_series = s.keys.iter().any(|k| spec.series.contains(k));
+        if s.keys.contains(&spec.x) || s.values.len() < 2 || with_series {
             continue;
         }
         for k in &s.keys {
