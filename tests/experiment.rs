@@ -18,7 +18,11 @@ struct Toy {
 
 impl Toy {
     fn new() -> Self {
-        Toy { calls: AtomicUsize::new(0), fail_after: None, input_error_at_x: None }
+        Toy {
+            calls: AtomicUsize::new(0),
+            fail_after: None,
+            input_error_at_x: None,
+        }
     }
     fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
@@ -40,7 +44,10 @@ impl InstanceSolver for Toy {
             return Err(IsacError::Numerical("simulated crash".into()));
         }
         let x = f(t, "x")?;
-        if self.input_error_at_x.is_some_and(|bad| (x - bad).abs() < 1e-12) {
+        if self
+            .input_error_at_x
+            .is_some_and(|bad| (x - bad).abs() < 1e-12)
+        {
             return Err(IsacError::input("x", "bad value, really"));
         }
         let a = f(t, "a")?;
@@ -71,7 +78,11 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 fn opts(dir: &Path, threads: Option<usize>) -> RunOptions {
-    RunOptions { output_override: Some(dir.to_path_buf()), quiet: true, max_threads: threads }
+    RunOptions {
+        output_override: Some(dir.to_path_buf()),
+        quiet: true,
+        max_threads: threads,
+    }
 }
 
 const TOY: &str = r#"
@@ -151,7 +162,8 @@ values = [[4, 8], [8, 4]]
     assert_eq!(c.output, PathBuf::from("out/p"));
 
     // No sweep: one point, the base.
-    let c = ExperimentConfig::from_toml_str("[experiment]\nname='n'\nsystem='s'\n[base]\nq=1").unwrap();
+    let c =
+        ExperimentConfig::from_toml_str("[experiment]\nname='n'\nsystem='s'\n[base]\nq=1").unwrap();
     assert_eq!(c.points().len(), 1);
     assert!(c.points()[0].assignments.is_empty());
 }
@@ -173,7 +185,11 @@ fn experiment_linspace_logspace_endpoints() {
         "[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='snr'\nlogspace=[1, 3, 3]\n",
     )
     .unwrap();
-    let xs: Vec<f64> = c.sweeps[0].values.iter().map(|v| v[0].as_float().unwrap()).collect();
+    let xs: Vec<f64> = c.sweeps[0]
+        .values
+        .iter()
+        .map(|v| v[0].as_float().unwrap())
+        .collect();
     assert_eq!(xs.len(), 3);
     assert!((xs[0] - 10.0).abs() < 1e-12 && (xs[2] - 1000.0).abs() < 1e-9);
 }
@@ -188,19 +204,27 @@ fn experiment_seeds_deterministic_and_distinct() {
     let mut uniq: Vec<u64> = s1.iter().map(|s| s.2).collect();
     uniq.sort();
     uniq.dedup();
-    assert_eq!(uniq.len(), 20, "seeds must be distinct across points and repetitions");
+    assert_eq!(
+        uniq.len(),
+        20,
+        "seeds must be distinct across points and repetitions"
+    );
     assert!(s1.iter().all(|s| s.2 <= i64::MAX as u64));
     assert_eq!(s1[3], (1, 1, derive_seed(7, 1, 1)));
     // Another base seed gives other seeds.
     let c8 = ExperimentConfig::from_toml_str(&TOY.replace("seed = 7", "seed = 8")).unwrap();
     assert!(seeds(&c8).unwrap().iter().zip(&s1).all(|(a, b)| a.2 != b.2));
     // Larger grids: still distinct.
-    let mut many: Vec<u64> = (0..200).flat_map(|p| (0..50).map(move |r| derive_seed(1, p, r))).collect();
+    let mut many: Vec<u64> = (0..200)
+        .flat_map(|p| (0..50).map(move |r| derive_seed(1, p, r)))
+        .collect();
     many.sort();
     many.dedup();
     assert_eq!(many.len(), 200 * 50);
     // An explicit base seed is kept with one repetition, replaced with several.
-    let one = TOY.replace("repetitions = 2", "repetitions = 1").replace("a = 2.0", "a = 2.0\nseed = 42");
+    let one = TOY
+        .replace("repetitions = 2", "repetitions = 1")
+        .replace("a = 2.0", "a = 2.0\nseed = 42");
     let c = ExperimentConfig::from_toml_str(&one).unwrap();
     assert!(seeds(&c).unwrap().iter().all(|s| s.2 == 42));
     let c = ExperimentConfig::from_toml_str(&TOY.replace("a = 2.0", "a = 2.0\nseed = 42")).unwrap();
@@ -213,10 +237,20 @@ fn experiment_results_independent_of_threads() {
     let d1 = tmpdir("t1");
     let d2 = tmpdir("t2");
     let d3 = tmpdir("t3");
-    let pool1 = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let s1 = pool1.install(|| run_experiment(&c, &Toy::new(), &opts(&d1, None))).unwrap();
-    let s2 = pool2.install(|| run_experiment(&c, &Toy::new(), &opts(&d2, None))).unwrap();
+    let pool1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let pool2 = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let s1 = pool1
+        .install(|| run_experiment(&c, &Toy::new(), &opts(&d1, None)))
+        .unwrap();
+    let s2 = pool2
+        .install(|| run_experiment(&c, &Toy::new(), &opts(&d2, None)))
+        .unwrap();
     let s3 = run_experiment(&c, &Toy::new(), &opts(&d3, Some(2))).unwrap();
     assert_eq!((s1.points, s1.rows, s1.solved, s1.reused), (10, 20, 20, 0));
     let csv1 = std::fs::read_to_string(d1.join("results.csv")).unwrap();
@@ -265,7 +299,10 @@ fn experiment_resume_solves_only_missing_rows() {
 
     let d = tmpdir("resume");
     // First run "crashes" after 7 solves: the other 13 rows are errors.
-    let crashing = Toy { fail_after: Some(7), ..Toy::new() };
+    let crashing = Toy {
+        fail_after: Some(7),
+        ..Toy::new()
+    };
     let s = run_experiment(&c, &crashing, &opts(&d, Some(1))).unwrap();
     assert_eq!((s.rows, s.errors, s.solved), (20, 13, 20));
     let partial = std::fs::read_to_string(d.join("results.csv")).unwrap();
@@ -277,7 +314,10 @@ fn experiment_resume_solves_only_missing_rows() {
     let s = run_experiment(&c, &toy, &opts(&d, Some(2))).unwrap();
     assert_eq!(toy.calls(), 13);
     assert_eq!((s.reused, s.solved, s.errors), (7, 13, 0));
-    assert_eq!(std::fs::read_to_string(d.join("results.csv")).unwrap(), want);
+    assert_eq!(
+        std::fs::read_to_string(d.join("results.csv")).unwrap(),
+        want
+    );
 
     // A line cut by an interruption is ignored; nothing left to solve.
     let journal = d.join("results.partial.jsonl");
@@ -287,7 +327,10 @@ fn experiment_resume_solves_only_missing_rows() {
     let toy = Toy::new();
     let s = run_experiment(&c, &toy, &opts(&d, None)).unwrap();
     assert_eq!((toy.calls(), s.reused), (0, 20));
-    assert_eq!(std::fs::read_to_string(d.join("results.csv")).unwrap(), want);
+    assert_eq!(
+        std::fs::read_to_string(d.join("results.csv")).unwrap(),
+        want
+    );
 
     // Drop some rows from the journal (as if interrupted): only they are re-run.
     let text = std::fs::read_to_string(&journal).unwrap();
@@ -296,10 +339,15 @@ fn experiment_resume_solves_only_missing_rows() {
     let toy = Toy::new();
     run_experiment(&c, &toy, &opts(&d, Some(2))).unwrap();
     assert_eq!(toy.calls(), 5);
-    assert_eq!(std::fs::read_to_string(d.join("results.csv")).unwrap(), want);
+    assert_eq!(
+        std::fs::read_to_string(d.join("results.csv")).unwrap(),
+        want
+    );
 
     // Plot-only changes keep the results.
-    let c2 = ExperimentConfig::from_toml_str(&TOY.replace("y_label = \"output y\"", "y_label = \"Y\"")).unwrap();
+    let c2 =
+        ExperimentConfig::from_toml_str(&TOY.replace("y_label = \"output y\"", "y_label = \"Y\""))
+            .unwrap();
     let toy = Toy::new();
     run_experiment(&c2, &toy, &opts(&d, None)).unwrap();
     assert_eq!(toy.calls(), 0);
@@ -319,18 +367,27 @@ fn experiment_solver_errors() {
     let c = ExperimentConfig::from_toml_str(TOY).unwrap();
     // Input error on the first point: abort.
     let d = tmpdir("err1");
-    let toy = Toy { input_error_at_x: Some(0.0), ..Toy::new() };
+    let toy = Toy {
+        input_error_at_x: Some(0.0),
+        ..Toy::new()
+    };
     let e = run_experiment(&c, &toy, &opts(&d, Some(2))).expect_err("must abort");
     assert_eq!(input_key(e), "x");
     assert_eq!(toy.calls(), 1);
     // Input error on a later point: recorded, run continues.
     let d = tmpdir("err2");
-    let toy = Toy { input_error_at_x: Some(0.5), ..Toy::new() };
+    let toy = Toy {
+        input_error_at_x: Some(0.5),
+        ..Toy::new()
+    };
     let s = run_experiment(&c, &toy, &opts(&d, Some(2))).unwrap();
     assert_eq!((s.rows, s.errors), (20, 4));
     let csv = std::fs::read_to_string(d.join("results.csv")).unwrap();
     assert!(csv.lines().next().unwrap().ends_with(",error"));
-    assert_eq!(csv.matches("invalid input `x`: bad value, really").count(), 4);
+    assert_eq!(
+        csv.matches("invalid input `x`: bad value, really").count(),
+        4
+    );
     assert!(d.join("y_vs_x.svg").exists());
     let _ = std::fs::remove_dir_all(d);
 }
@@ -339,15 +396,30 @@ fn experiment_solver_errors() {
 fn experiment_bad_files_name_the_key() {
     assert_eq!(bad("[base]\na = 1\n"), "experiment");
     assert_eq!(bad("[experiment]\nsystem = 's'\n"), "experiment.name");
-    assert_eq!(bad("[experiment]\nname='n'\nsystem='s'\nrepetitions = 0\n"), "experiment.repetitions");
-    assert_eq!(bad("[experiment]\nname='n'\nsystem='s'\nreps = 2\n"), "experiment.reps");
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\nrepetitions = 0\n"),
+        "experiment.repetitions"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\nreps = 2\n"),
+        "experiment.reps"
+    );
     assert_eq!(
         bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nvalues=[1]\nlinspace=[0,1,3]\n"),
         "sweep[1].linspace"
     );
-    assert_eq!(bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nlinspace=[0,1,0]\n"), "sweep[1].linspace");
-    assert_eq!(bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nlogspace=[0,1]\n"), "sweep[1].logspace");
-    assert_eq!(bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\n"), "sweep[1].values");
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nlinspace=[0,1,0]\n"),
+        "sweep[1].linspace"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nlogspace=[0,1]\n"),
+        "sweep[1].logspace"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\n"),
+        "sweep[1].values"
+    );
     assert_eq!(
         bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkeys=['a','b']\nvalues=[[1,2],[3]]\n"),
         "sweep[1].values"
@@ -356,10 +428,19 @@ fn experiment_bad_files_name_the_key() {
         bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nvalues=[1]\n[[sweep]]\nkey='x'\nvalues=[2]\n"),
         "sweep[2].key"
     );
-    assert_eq!(bad(&TOY.replace("[plot]", "[plot]\ncolour = 1")), "plot.colour");
-    assert_eq!(bad(&TOY.replace("series = \"label\"", "series = \"b\"")), "plot.series");
+    assert_eq!(
+        bad(&TOY.replace("[plot]", "[plot]\ncolour = 1")),
+        "plot.colour"
+    );
+    assert_eq!(
+        bad(&TOY.replace("series = \"label\"", "series = \"b\"")),
+        "plot.series"
+    );
     assert_eq!(bad(&TOY.replace("y = \"y\"", "")), "plot.y");
-    assert_eq!(bad("[experiment]\nname='n'\nsystem='s'\n[bse]\na=1\n"), "bse");
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[bse]\na=1\n"),
+        "bse"
+    );
     let e = ExperimentConfig::from_toml_str("[experiment\nname = 1").unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("line 1") && !msg.contains('\n'), "{msg}");
@@ -367,7 +448,8 @@ fn experiment_bad_files_name_the_key() {
 
 #[test]
 fn experiment_plots_written() {
-    let src = TOY.replace("[plot]", "[[plot]]") + "\n[[plot]]\nname = \"both\"\nx = \"x\"\nys = [\"y\", \"y2\"]\nlog_y = true\n";
+    let src = TOY.replace("[plot]", "[[plot]]")
+        + "\n[[plot]]\nname = \"both\"\nx = \"x\"\nys = [\"y\", \"y2\"]\nlog_y = true\n";
     let c = ExperimentConfig::from_toml_str(&src).unwrap();
     assert_eq!(c.plots.len(), 2);
     let d = tmpdir("plots");
@@ -381,11 +463,18 @@ fn experiment_plots_written() {
         assert!(png_bytes.len() > 1000);
         assert_eq!(&png_bytes[..8], b"\x89PNG\r\n\x1a\n");
         if stem == "y_vs_x" {
-            assert!(svg_text.contains("slow") && svg_text.contains("fast"), "series names in legend");
+            assert!(
+                svg_text.contains("slow") && svg_text.contains("fast"),
+                "series names in legend"
+            );
             assert!(svg_text.contains("input x") && svg_text.contains("output y"));
             assert!(svg_text.contains("Toy experiment"));
         } else {
-            assert!(svg_text.contains("y (a=1, label=slow)") && svg_text.contains("y2 (a=3, label=fast)"), "{svg_text}");
+            assert!(
+                svg_text.contains("y (a=1, label=slow)")
+                    && svg_text.contains("y2 (a=3, label=fast)"),
+                "{svg_text}"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(d);
@@ -403,9 +492,23 @@ fn experiment_plot_lines_with_gaps() {
         ..PlotStyle::default()
     };
     let series = vec![
-        Series { name: "alpha".into(), points: vec![(0.0, Some(1e-3)), (1.0, None), (2.0, Some(1e-4)), (3.0, Some(2e-5))] },
-        Series { name: "beta".into(), points: vec![(0.0, Some(0.0)), (1.0, Some(f64::NAN)), (2.0, Some(1e-2))] },
-        Series { name: "empty".into(), points: vec![] },
+        Series {
+            name: "alpha".into(),
+            points: vec![
+                (0.0, Some(1e-3)),
+                (1.0, None),
+                (2.0, Some(1e-4)),
+                (3.0, Some(2e-5)),
+            ],
+        },
+        Series {
+            name: "beta".into(),
+            points: vec![(0.0, Some(0.0)), (1.0, Some(f64::NAN)), (2.0, Some(1e-2))],
+        },
+        Series {
+            name: "empty".into(),
+            points: vec![],
+        },
     ];
     let files = plot_lines(&d.join("sub").join("fig"), &style, &series).unwrap();
     assert_eq!(files.len(), 2);
@@ -416,7 +519,15 @@ fn experiment_plot_lines_with_gaps() {
     let png = std::fs::read(&files[1]).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
     // All gaps: still a (blank) figure, no error.
-    let files = plot_lines(&d.join("blank"), &PlotStyle::default(), &[Series { name: "x".into(), points: vec![(1.0, None)] }]).unwrap();
+    let files = plot_lines(
+        &d.join("blank"),
+        &PlotStyle::default(),
+        &[Series {
+            name: "x".into(),
+            points: vec![(1.0, None)],
+        }],
+    )
+    .unwrap();
     assert!(std::fs::metadata(&files[1]).unwrap().len() > 0);
     let _ = std::fs::remove_dir_all(d);
 }
@@ -427,5 +538,22 @@ fn experiment_csv_field_quoting() {
     assert_eq!(csv_field("a,b"), "\"a,b\"");
     assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-    assert_eq!(rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    assert_eq!(
+        rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
+        "2000-02-29T00:00:00.000Z"
+    );
+}
+
+#[test]
+fn experiment_log_tick_labels() {
+    assert_eq!(ensure_log_tick(1e-6), "1e-6");
+    assert_eq!(ensure_log_tick(2.5e-5), "2.5e-5");
+    assert_eq!(ensure_log_tick(0.01), "0.01");
+    assert_eq!(ensure_log_tick(0.30000000000000004), "0.3");
+    assert_eq!(ensure_log_tick(100.0), "100");
+    assert_eq!(ensure_log_tick(1e5), "1e5");
+}
+
+fn ensure_log_tick(v: f64) -> String {
+    log_tick(&v)
 }

@@ -192,7 +192,12 @@ fn parse_range(v: &Value, key: &str) -> Result<(f64, f64, usize)> {
 fn parse_sweep(t: &Table, label: &str) -> Result<Sweep> {
     check_keys(t, label, &["key", "keys", "values", "linspace", "logspace"])?;
     let keys = match (t.get("key"), t.get("keys")) {
-        (Some(_), Some(_)) => return err(format!("{label}.keys"), "give either `key` or `keys`, not both"),
+        (Some(_), Some(_)) => {
+            return err(
+                format!("{label}.keys"),
+                "give either `key` or `keys`, not both",
+            )
+        }
         (None, None) => return err(format!("{label}.key"), "missing (the input key to sweep)"),
         (Some(Value::String(s)), None) => vec![s.clone()],
         (Some(_), None) => return err(format!("{label}.key"), "must be a string"),
@@ -211,12 +216,18 @@ fn parse_sweep(t: &Table, label: &str) -> Result<Sweep> {
         .filter(|g| t.contains_key(*g))
         .collect();
     if gens.is_empty() {
-        return err(format!("{label}.values"), "missing: give one of values, linspace, logspace");
+        return err(
+            format!("{label}.values"),
+            "missing: give one of values, linspace, logspace",
+        );
     }
     if gens.len() > 1 {
         return err(
             format!("{label}.{}", gens[1]),
-            format!("give only one of values, linspace, logspace (found {})", gens.join(" and ")),
+            format!(
+                "give only one of values, linspace, logspace (found {})",
+                gens.join(" and ")
+            ),
         );
     }
     let gen = gens[0];
@@ -234,17 +245,28 @@ fn parse_sweep(t: &Table, label: &str) -> Result<Sweep> {
                     Value::Array(tuple) if tuple.len() == keys.len() => Ok(tuple.clone()),
                     _ => err(
                         gkey.clone(),
-                        format!("with {} zipped keys each value must be an array of {} values", keys.len(), keys.len()),
+                        format!(
+                            "with {} zipped keys each value must be an array of {} values",
+                            keys.len(),
+                            keys.len()
+                        ),
                     ),
                 })
                 .collect::<Result<_>>()?
         }
     } else {
         if keys.len() != 1 {
-            return err(gkey, "linspace/logspace need a single `key`; use `values` for zipped keys");
+            return err(
+                gkey,
+                "linspace/logspace need a single `key`; use `values` for zipped keys",
+            );
         }
         let (a, b, n) = parse_range(&t[gen], &gkey)?;
-        let xs = if gen == "linspace" { linspace(a, b, n) } else { logspace(a, b, n) };
+        let xs = if gen == "linspace" {
+            linspace(a, b, n)
+        } else {
+            logspace(a, b, n)
+        };
         xs.into_iter().map(|x| vec![Value::Float(x)]).collect()
     };
     Ok(Sweep { keys, values })
@@ -254,11 +276,15 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
     check_keys(
         t,
         label,
-        &["name", "title", "x", "y", "ys", "series", "log_x", "log_y", "x_label", "y_label"],
+        &[
+            "name", "title", "x", "y", "ys", "series", "log_x", "log_y", "x_label", "y_label",
+        ],
     )?;
     let x = req_str(t, label, "x")?;
     let ys = match (t.get("y"), t.get("ys")) {
-        (Some(_), Some(_)) => return err(format!("{label}.ys"), "give either `y` or `ys`, not both"),
+        (Some(_), Some(_)) => {
+            return err(format!("{label}.ys"), "give either `y` or `ys`, not both")
+        }
         (None, None) => return err(format!("{label}.y"), "missing (the metric to plot)"),
         (Some(Value::String(s)), None) => vec![s.clone()],
         (Some(_), None) => return err(format!("{label}.y"), "must be a string"),
@@ -271,7 +297,10 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
     let name = opt_str(t, label, "name")?;
     if let Some(n) = &name {
         if n.is_empty() || n.contains(['/', '\\']) || n.starts_with('.') {
-            return err(format!("{label}.name"), "must be a plain file name (no slashes)");
+            return err(
+                format!("{label}.name"),
+                "must be a plain file name (no slashes)",
+            );
         }
     }
     Ok(PlotSpec {
@@ -294,7 +323,10 @@ fn toml_error(src: &str, e: &toml::de::Error) -> IsacError {
         .map(|s| src[..s.start.min(src.len())].matches('\n').count() + 1);
     let msg = e.message().replace('\n', " ");
     match line {
-        Some(l) => IsacError::input("experiment file", format!("TOML syntax error at line {l}: {msg}")),
+        Some(l) => IsacError::input(
+            "experiment file",
+            format!("TOML syntax error at line {l}: {msg}"),
+        ),
         None => IsacError::input("experiment file", format!("TOML syntax error: {msg}")),
     }
 }
@@ -308,7 +340,8 @@ impl ExperimentConfig {
 
     /// Read and parse an experiment file.
     pub fn from_path(path: &std::path::Path) -> Result<Self> {
-        let src = std::fs::read_to_string(path).map_err(|e| IsacError::io(path.display().to_string(), e))?;
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| IsacError::io(path.display().to_string(), e))?;
         Self::from_toml_str(&src)
     }
 
@@ -325,7 +358,11 @@ impl ExperimentConfig {
             None => return err("experiment", "missing `[experiment]` table"),
         };
         let l = "experiment";
-        check_keys(exp, l, &["name", "system", "title", "output", "repetitions", "seed"])?;
+        check_keys(
+            exp,
+            l,
+            &["name", "system", "title", "output", "repetitions", "seed"],
+        )?;
         let name = req_str(exp, l, "name")?;
         let system = req_str(exp, l, "system")?;
         let title = opt_str(exp, l, "title")?;
@@ -366,10 +403,16 @@ impl ExperimentConfig {
         for (i, s) in sweeps.iter().enumerate() {
             for k in &s.keys {
                 if seen.contains(&k.as_str()) {
-                    return err(format!("sweep[{}].key", i + 1), format!("`{k}` is swept more than once"));
+                    return err(
+                        format!("sweep[{}].key", i + 1),
+                        format!("`{k}` is swept more than once"),
+                    );
                 }
                 if ["point", "repetition"].contains(&k.as_str()) {
-                    return err(format!("sweep[{}].key", i + 1), format!("`{k}` is reserved for the results table"));
+                    return err(
+                        format!("sweep[{}].key", i + 1),
+                        format!("`{k}` is reserved for the results table"),
+                    );
                 }
                 seen.push(k);
             }
@@ -396,15 +439,24 @@ impl ExperimentConfig {
             };
             for s in &p.series {
                 if !seen.contains(&s.as_str()) {
-                    return err(format!("{label}.series"), format!("`{s}` is not a sweep key"));
+                    return err(
+                        format!("{label}.series"),
+                        format!("`{s}` is not a sweep key"),
+                    );
                 }
                 if *s == p.x {
-                    return err(format!("{label}.series"), format!("`{s}` is also the x axis"));
+                    return err(
+                        format!("{label}.series"),
+                        format!("`{s}` is also the x axis"),
+                    );
                 }
             }
             let stem = p.file_stem();
             if stems.contains(&stem) {
-                return err(format!("{label}.name"), format!("two plots would write `{stem}`; give them distinct `name`s"));
+                return err(
+                    format!("{label}.name"),
+                    format!("two plots would write `{stem}`; give them distinct `name`s"),
+                );
             }
             stems.push(stem);
         }
@@ -424,7 +476,10 @@ impl ExperimentConfig {
 
     /// All swept keys, in sweep order.
     pub fn sweep_keys(&self) -> Vec<String> {
-        self.sweeps.iter().flat_map(|s| s.keys.iter().cloned()).collect()
+        self.sweeps
+            .iter()
+            .flat_map(|s| s.keys.iter().cloned())
+            .collect()
     }
 
     /// Number of points of the grid (1 when there is no sweep).
@@ -473,7 +528,10 @@ impl ExperimentConfig {
         exp.insert("seed".into(), self.seed.into());
         let mut all = serde_json::Map::new();
         all.insert("experiment".into(), exp.into());
-        all.insert("base".into(), toml_to_json(&Value::Table(self.base.clone())));
+        all.insert(
+            "base".into(),
+            toml_to_json(&Value::Table(self.base.clone())),
+        );
         all.insert(
             "sweep".into(),
             toml_to_json(self.document.get("sweep").unwrap_or(&Value::Array(vec![]))),
@@ -494,7 +552,9 @@ fn set_dotted(t: &mut Table, key: &str, v: Value) -> Result<()> {
     let last = parts.pop().unwrap_or(key);
     let mut cur = t;
     for p in parts {
-        let entry = cur.entry(p.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
         cur = match entry {
             Value::Table(sub) => sub,
             _ => return err(key, format!("`{p}` in the base is not a table")),
@@ -531,12 +591,21 @@ fn canonical_json(v: &serde_json::Value) -> String {
             keys.sort();
             let inner: Vec<String> = keys
                 .into_iter()
-                .map(|k| format!("{}:{}", serde_json::Value::from(k.clone()), canonical_json(&m[k])))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::from(k.clone()),
+                        canonical_json(&m[k])
+                    )
+                })
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
         serde_json::Value::Array(a) => {
-            format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(","))
+            format!(
+                "[{}]",
+                a.iter().map(canonical_json).collect::<Vec<_>>().join(",")
+            )
         }
         other => other.to_string(),
     }

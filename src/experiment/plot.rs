@@ -108,7 +108,8 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
     ensure_font();
     if let Some(dir) = stem.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| IsacError::io(dir.display().to_string(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| IsacError::io(dir.display().to_string(), e))?;
         }
     }
     // Keep only drawable points (gaps stay gaps).
@@ -124,7 +125,11 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
                 .collect(),
         })
         .collect();
-    let drawn = || clean.iter().flat_map(|s| s.points.iter().filter_map(|&(x, y)| y.map(|y| (x, y))));
+    let drawn = || {
+        clean
+            .iter()
+            .flat_map(|s| s.points.iter().filter_map(|&(x, y)| y.map(|y| (x, y))))
+    };
     let xr = axis_range(drawn().map(|p| p.0), style.log_x);
     let yr = axis_range(drawn().map(|p| p.1), style.log_y);
 
@@ -143,6 +148,38 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
         draw_any(root, xr, yr, style, &clean).map_err(|e| fail(&png, e))?;
     }
     Ok(vec![svg, png])
+}
+
+/// Tick label on a log axis: `1e-6` style outside [1e-3, 1e4), else plain.
+pub fn log_tick(v: &f64) -> String {
+    let v = *v;
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    let a = v.abs();
+    if (1e-3..1e4).contains(&a) {
+        // Round to 6 significant digits to avoid 0.30000000000000004.
+        let digits = (5 - a.log10().floor() as i32).max(0) as usize;
+        let t = format!("{v:.digits$}");
+        let t = if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t
+        };
+        return t;
+    }
+    let t = format!("{v:.3e}");
+    match t.split_once('e') {
+        Some((m, e)) => {
+            let m = if m.contains('.') {
+                m.trim_end_matches('0').trim_end_matches('.')
+            } else {
+                m
+            };
+            format!("{m}e{e}")
+        }
+        None => t,
+    }
 }
 
 fn draw_any<DB: DrawingBackend>(
@@ -178,19 +215,28 @@ where
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(s)?;
     let mut builder = ChartBuilder::on(&root);
-    builder.margin(20).x_label_area_size(55).y_label_area_size(85);
+    builder
+        .margin(20)
+        .x_label_area_size(55)
+        .y_label_area_size(85);
     if let Some(t) = &style.title {
         builder.caption(t, (FAMILY, 22));
     }
     let mut chart = builder.build_cartesian_2d(xr, yr).map_err(s)?;
-    chart
-        .configure_mesh()
-        .x_desc(style.x_label.as_str())
-        .y_desc(style.y_label.as_str())
-        .label_style((FAMILY, 14))
-        .axis_desc_style((FAMILY, 16))
-        .draw()
-        .map_err(s)?;
+    {
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(style.x_label.as_str())
+            .y_desc(style.y_label.as_str())
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16));
+        if style.log_x {
+            mesh.x_label_formatter(&log_tick);
+        }
+        if style.log_y {
+            mesh.y_label_formatter(&log_tick);
+        }
+        mesh.draw().map_err(s)?;
+    }
     for (i, ser) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         // Split into segments at gaps.

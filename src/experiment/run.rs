@@ -97,7 +97,12 @@ fn build_jobs(config: &ExperimentConfig, points: &[Point]) -> Result<Vec<Job>> {
                     s
                 }
             };
-            jobs.push(Job { point: p.index, repetition: r, seed, instance });
+            jobs.push(Job {
+                point: p.index,
+                repetition: r,
+                seed,
+                instance,
+            });
         }
     }
     Ok(jobs)
@@ -138,7 +143,12 @@ fn is_error(m: &Metrics) -> bool {
 
 /// Load the reusable rows of a previous run's journal (same hash, same seeds,
 /// status other than "error"). Moves a journal of a different experiment aside.
-fn load_journal(path: &Path, hash: &str, jobs: &[Job], reps: usize) -> Result<HashMap<(usize, usize), Row>> {
+fn load_journal(
+    path: &Path,
+    hash: &str,
+    jobs: &[Job],
+    reps: usize,
+) -> Result<HashMap<(usize, usize), Row>> {
     let mut done = HashMap::new();
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
@@ -164,12 +174,18 @@ fn load_journal(path: &Path, hash: &str, jobs: &[Job], reps: usize) -> Result<Ha
     }
     for line in lines {
         // A line cut by an interruption does not parse and is simply ignored.
-        let Some(row) = serde_json::from_str::<Json>(line).ok().as_ref().and_then(row_from_json) else {
+        let Some(row) = serde_json::from_str::<Json>(line)
+            .ok()
+            .as_ref()
+            .and_then(row_from_json)
+        else {
             continue;
         };
         let idx = row.point * reps + row.repetition;
         let matches = row.repetition < reps
-            && jobs.get(idx).is_some_and(|j| j.point == row.point && j.seed == row.seed);
+            && jobs
+                .get(idx)
+                .is_some_and(|j| j.point == row.point && j.seed == row.seed);
         if matches && !is_error(&row.metrics) {
             done.insert((row.point, row.repetition), row);
         }
@@ -178,11 +194,18 @@ fn load_journal(path: &Path, hash: &str, jobs: &[Job], reps: usize) -> Result<Ha
 }
 
 /// Rewrite the journal with only the header and reusable rows (drops cut lines).
-fn start_journal(path: &Path, config: &ExperimentConfig, hash: &str, done: &[&Row]) -> Result<File> {
+fn start_journal(
+    path: &Path,
+    config: &ExperimentConfig,
+    hash: &str,
+    done: &[&Row],
+) -> Result<File> {
     let tmp = path.with_extension("jsonl.tmp");
     {
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut text = json!({"experiment_hash": hash, "name": config.name, "version": crate::VERSION}).to_string();
+        let mut text =
+            json!({"experiment_hash": hash, "name": config.name, "version": crate::VERSION})
+                .to_string();
         text.push('\n');
         for r in done {
             text.push_str(&row_json(r).to_string());
@@ -192,7 +215,10 @@ fn start_journal(path: &Path, config: &ExperimentConfig, hash: &str, done: &[&Ro
         f.sync_all().map_err(io_err(&tmp))?;
     }
     fs::rename(&tmp, path).map_err(io_err(path))?;
-    OpenOptions::new().append(true).open(path).map_err(io_err(path))
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))
 }
 
 fn solve(solver: &dyn InstanceSolver, job: &Job) -> (Row, Option<IsacError>) {
@@ -218,7 +244,11 @@ fn solve(solver: &dyn InstanceSolver, job: &Job) -> (Row, Option<IsacError>) {
 
 /// Run the experiment: solve every point and repetition (in parallel, resuming
 /// an interrupted run), write `results.csv`, `manifest.json` and the plots.
-pub fn run_experiment(config: &ExperimentConfig, solver: &dyn InstanceSolver, options: &RunOptions) -> Result<RunSummary> {
+pub fn run_experiment(
+    config: &ExperimentConfig,
+    solver: &dyn InstanceSolver,
+    options: &RunOptions,
+) -> Result<RunSummary> {
     match options.max_threads {
         Some(n) => {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -231,10 +261,17 @@ pub fn run_experiment(config: &ExperimentConfig, solver: &dyn InstanceSolver, op
     }
 }
 
-fn run_in_pool(config: &ExperimentConfig, solver: &dyn InstanceSolver, options: &RunOptions) -> Result<RunSummary> {
+fn run_in_pool(
+    config: &ExperimentConfig,
+    solver: &dyn InstanceSolver,
+    options: &RunOptions,
+) -> Result<RunSummary> {
     let started = SystemTime::now();
     let t0 = Instant::now();
-    let folder = options.output_override.clone().unwrap_or_else(|| config.output.clone());
+    let folder = options
+        .output_override
+        .clone()
+        .unwrap_or_else(|| config.output.clone());
     fs::create_dir_all(&folder).map_err(io_err(&folder))?;
     let points = config.points();
     let reps = config.repetitions;
@@ -274,8 +311,10 @@ fn run_in_pool(config: &ExperimentConfig, solver: &dyn InstanceSolver, options: 
     };
     let bar = ProgressBar::with_draw_target(Some(pending.len() as u64), target);
     bar.set_style(
-        ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} [{elapsed_precise} < {eta_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{msg} {wide_bar} {pos}/{len} [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(config.name.clone());
 
@@ -283,7 +322,10 @@ fn run_in_pool(config: &ExperimentConfig, solver: &dyn InstanceSolver, options: 
     let mut rest: &[&Job] = &pending;
     // The very first point runs alone: an input error there means the
     // experiment file (base or sweep values) is wrong, so abort.
-    if let Some(first) = pending.first().filter(|j| j.point == 0 && j.repetition == 0) {
+    if let Some(first) = pending
+        .first()
+        .filter(|j| j.point == 0 && j.repetition == 0)
+    {
         let (row, err) = solve(solver, first);
         if let Some(e @ IsacError::Input { .. }) = err {
             bar.finish_and_clear();
@@ -426,13 +468,27 @@ pub fn results_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
     // A metric named like a fixed or sweep column gets a suffix.
     let metric_names: Vec<String> = metric_cols
         .iter()
-        .map(|c| if header.contains(c) { format!("{c}_out") } else { c.clone() })
+        .map(|c| {
+            if header.contains(c) {
+                format!("{c}_out")
+            } else {
+                c.clone()
+            }
+        })
         .collect();
     header.extend(metric_names);
-    let mut out = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",");
+    let mut out = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",");
     out.push('\n');
     for r in rows {
-        let mut cells = vec![r.point.to_string(), r.repetition.to_string(), r.seed.to_string()];
+        let mut cells = vec![
+            r.point.to_string(),
+            r.repetition.to_string(),
+            r.seed.to_string(),
+        ];
         let p = &points[r.point];
         for k in &sweep_keys {
             cells.push(p.get(k).map(value_text).unwrap_or_default());
@@ -440,7 +496,13 @@ pub fn results_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
         for c in &metric_cols {
             cells.push(r.metrics.get(c).map(json_cell).unwrap_or_default());
         }
-        out.push_str(&cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &cells
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push('\n');
     }
     out
@@ -459,7 +521,12 @@ fn num(v: &Value) -> Option<f64> {
 fn metric_mean(rows: &[&Row], key: &str) -> Option<f64> {
     let vals: Vec<f64> = rows
         .iter()
-        .filter(|r| !matches!(r.metrics.get("status").and_then(Json::as_str), Some("infeasible" | "error")))
+        .filter(|r| {
+            !matches!(
+                r.metrics.get("status").and_then(Json::as_str),
+                Some("infeasible" | "error")
+            )
+        })
         .filter_map(|r| r.metrics.get(key).and_then(Json::as_f64))
         .filter(|v| v.is_finite())
         .collect();
