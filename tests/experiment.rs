@@ -557,3 +557,67 @@ fn experiment_log_tick_labels() {
 fn ensure_log_tick(v: f64) -> String {
     log_tick(&v)
 }
+
+#[test]
+fn experiment_plot_series_means_and_gaps() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let points = c.points();
+    let mut rows = vec![];
+    for p in &points {
+        let x = p.get("x").unwrap().as_float().unwrap();
+        for r in 0..2 {
+            let mut m = Metrics::new();
+            let infeasible = x == 1.0 || (x == 0.5 && r == 1);
+            m.insert(
+                "status".into(),
+                if infeasible { "infeasible" } else { "optimal" }.into(),
+            );
+            // An infeasible row may still carry a number: it must be ignored.
+            m.insert(
+                "y".into(),
+                (x + 2.0 * r as f64 + if infeasible { 100.0 } else { 0.0 }).into(),
+            );
+            rows.push(Row {
+                point: p.index,
+                repetition: r,
+                seed: 0,
+                metrics: m,
+                seconds: 0.0,
+            });
+        }
+    }
+    let (style, series) = plot_series(&c, &c.plots[0], &points, &rows);
+    assert_eq!(style.x_label, "input x");
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].name, "slow");
+    assert_eq!(series[1].name, "fast");
+    let want = vec![
+        (0.0, Some(1.0)),
+        (0.25, Some(1.25)),
+        (0.5, Some(0.5)),
+        (0.75, Some(1.75)),
+        (1.0, None),
+    ];
+    assert_eq!(series[0].points, want);
+}
+
+struct Panicky;
+impl InstanceSolver for Panicky {
+    fn solve_instance(&self, t: &toml::Table) -> Result<Metrics> {
+        if f(t, "x")? == 0.25 {
+            panic!("boom at 0.25");
+        }
+        Toy::new().solve_instance(t)
+    }
+}
+
+#[test]
+fn experiment_solver_panic_is_an_error_row() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let d = tmpdir("panic");
+    let s = run_experiment(&c, &Panicky, &opts(&d, Some(2))).unwrap();
+    assert_eq!((s.rows, s.errors), (20, 4));
+    let csv = std::fs::read_to_string(d.join("results.csv")).unwrap();
+    assert_eq!(csv.matches("solver panicked: boom at 0.25").count(), 4);
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -19,6 +19,6 @@ mod run;
 pub use config::{linspace, logspace, value_text, ExperimentConfig, PlotSpec, Point, Sweep};
 pub use plot::{ensure_font, log_tick, plot_lines, PlotStyle, Series};
 pub use run::{
-    csv_field, derive_seed, results_csv, rfc3339, run_experiment, seeds, splitmix64, Row,
-    RunOptions, RunSummary,
+    csv_field, derive_seed, plot_series, results_csv, rfc3339, run_experiment, seeds, splitmix64,
+    Row, RunOptions, RunSummary,
 };

@@ -223,7 +223,19 @@ fn start_journal(
 
 fn solve(solver: &dyn InstanceSolver, job: &Job) -> (Row, Option<IsacError>) {
     let t = Instant::now();
-    let (metrics, err) = match solver.solve_instance(&job.instance) {
+    // A panicking solver is recorded as an error row instead of killing the run.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        solver.solve_instance(&job.instance)
+    }))
+    .unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(IsacError::Numerical(format!("solver panicked: {msg}")))
+    });
+    let (metrics, err) = match result {
         Ok(m) => (m, None),
         Err(e) => {
             let mut m = Metrics::new();
@@ -360,7 +372,7 @@ fn run_in_pool(
     write_atomic(&csv_path, &results_csv(config, &points, &rows))?;
     files.push(csv_path);
     for spec in &config.plots {
-        let (style, series) = plot_data(config, spec, &points, &rows);
+        let (style, series) = plot_series(config, spec, &points, &rows);
         files.extend(plot_lines(&folder.join(spec.file_stem()), &style, &series)?);
     }
     let manifest_path = folder.join("manifest.json");
@@ -396,6 +408,9 @@ fn run_in_pool(
             "arch": std::env::consts::ARCH,
             "os": std::env::consts::OS,
             "family": std::env::consts::FAMILY,
+            "env": if cfg!(target_env = "gnu") { "gnu" } else if cfg!(target_env = "musl") { "musl" }
+                   else if cfg!(target_env = "msvc") { "msvc" } else { "" },
+            "pointer_width": usize::BITS,
             "debug_assertions": cfg!(debug_assertions),
         },
         "args": std::env::args().collect::<Vec<_>>(),
@@ -533,7 +548,11 @@ fn metric_mean(rows: &[&Row], key: &str) -> Option<f64> {
     (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
 }
 
-fn plot_data(
+/// The figure of one plot spec from result rows: one series per line (values
+/// of `series` and of any other multi-valued sweep not moving with x), y is the
+/// mean over the repetitions of a point, infeasible / error rows and missing
+/// values are gaps. Used by [`run_experiment`]; public for reuse and tests.
+pub fn plot_series(
     config: &ExperimentConfig,
     spec: &super::config::PlotSpec,
     points: &[Point],
