@@ -166,7 +166,7 @@ fn load_journal(
         let aside = path.with_extension("jsonl.old");
         fs::rename(path, &aside).map_err(io_err(path))?;
         eprintln!(
-            "isac: the experiment changed since the results in {} were computed; starting over (old journal moved to {})",
+            "isac: the experiment changed since the results in {} were computed; starting over (old journal moved to {}; results.csv will be overwritten)",
             path.parent().unwrap_or(Path::new(".")).display(),
             aside.display()
         );
@@ -373,6 +373,18 @@ fn run_in_pool(
     files.push(csv_path);
     for spec in &config.plots {
         let (style, series) = plot_series(config, spec, &points, &rows);
+        if !options.quiet
+            && !series
+                .iter()
+                .any(|s| s.points.iter().any(|p| p.1.is_some()))
+        {
+            eprintln!(
+                "isac: plot `{}` has no data: is `{}` / `{}` a numeric sweep key or metric?",
+                spec.file_stem(),
+                spec.x,
+                spec.ys.join("`, `")
+            );
+        }
         files.extend(plot_lines(&folder.join(spec.file_stem()), &style, &series)?);
     }
     let manifest_path = folder.join("manifest.json");
