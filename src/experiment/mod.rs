@@ -1,4 +1,51 @@
 //! Experiment runner: base instance + sweeps + Monte Carlo -> CSV, JSON manifest, plots.
+//!
+//! An experiment file (TOML):
+//!
+//! ```toml
+//! [experiment]
+//! name = "backscatter-fig5a"      # required
+//! system = "backscatter"          # required; resolved by the caller
+//! title = "CRB vs minimum sum rate"   # optional, default plot title
+//! output = "out/backscatter-fig5a"    # optional, default out/<name>
+//! repetitions = 1                 # Monte Carlo repetitions per point (>= 1)
+//! seed = 1                        # base seed (>= 0)
+//!
+//! [base]                          # the base instance: any input keys
+//! tx_antennas = 8
+//!
+//! [[sweep]]                       # cartesian product, first sweep outermost
+//! key = "pulse"                   # a dotted key `a.b` sets b inside table a
+//! values = ["cosine", "sinc"]
+//! [[sweep]]
+//! key = "min_sum_rate"
+//! linspace = [0.0, 0.07, 26]      # or logspace = [a_exp, b_exp, n]
+//! [[sweep]]                       # zipped keys move together
+//! keys = ["tx_antennas", "rx_antennas"]
+//! values = [[4, 8], [8, 4]]
+//!
+//! [plot]                          # or [[plot]] several times
+//! name = "crb"                    # optional file stem, default <ys>_vs_<x>
+//! x = "min_sum_rate"              # sweep key or metric
+//! y = "crb"                       # or ys = ["crb_delay", "crb_doa"]
+//! series = "pulse"                # sweep key(s): one line per value
+//! log_x = false
+//! log_y = true
+//! x_label = "minimum sum rate (bit/s/Hz)"
+//! y_label = "CRB"
+//! title = "..."                   # optional
+//! ```
+//!
+//! Errors name the key (`experiment.name`, `sweep[2].linspace`, `plot.colour`;
+//! `sweep[i]`/`plot[i]` count from 1). Every (point, repetition) gets the
+//! instance key `seed` = [`derive_seed`]`(seed, point, repetition)`, unless
+//! the instance sets `seed` itself and `repetitions = 1`.
+//!
+//! Outputs in the folder: `results.csv` (point, repetition, seed, sweep keys,
+//! then metrics: `status` first, `error` last), `manifest.json`, one SVG + PNG
+//! per plot, and the journal `results.partial.jsonl` that makes an interrupted
+//! run resumable (rows with status "error" are retried; a changed experiment
+//! (hash of system, repetitions, seed, base and sweeps) starts over).
 
 use crate::error::Result;
 
@@ -11,3 +58,14 @@ pub type Metrics = serde_json::Map<String, serde_json::Value>;
 pub trait InstanceSolver: Sync {
     fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics>;
 }
+
+mod config;
+mod plot;
+mod run;
+
+pub use config::{linspace, logspace, value_text, ExperimentConfig, PlotSpec, Point, Sweep};
+pub use plot::{ensure_font, log_tick, plot_lines, PlotStyle, Series};
+pub use run::{
+    csv_field, derive_seed, plot_series, results_csv, rfc3339, run_experiment, seeds, splitmix64,
+    Row, RunOptions, RunSummary,
+};

@@ -1,0 +1,672 @@
+//! Running an experiment: seeds, parallel solves, resume journal, CSV, manifest, plots.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::{json, Value as Json};
+use toml::Value;
+
+use super::config::{toml_to_json, value_text, ExperimentConfig, Point};
+use super::plot::{plot_lines, PlotStyle, Series};
+use super::{InstanceSolver, Metrics};
+use crate::error::{IsacError, Result};
+
+/// Options of [`run_experiment`] (the CLI fills them).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Output folder instead of `experiment.output`.
+    pub output_override: Option<PathBuf>,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Size of a dedicated rayon pool; `None` uses the current pool.
+    pub max_threads: Option<usize>,
+}
+
+/// What [`run_experiment`] did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Number of sweep points.
+    pub points: usize,
+    /// Number of result rows (points x repetitions).
+    pub rows: usize,
+    /// Rows solved in this run.
+    pub solved: usize,
+    /// Rows taken over from an interrupted run.
+    pub reused: usize,
+    /// Rows with status "error".
+    pub errors: usize,
+    pub folder: PathBuf,
+    /// Files written (CSV, manifest, plots).
+    pub files: Vec<PathBuf>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// SplitMix64 finaliser (bijective 64-bit mixing).
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Seed of (point, repetition) derived from the base seed; fits in a
+/// non-negative TOML integer (63 bits).
+pub fn derive_seed(base: u64, point: usize, repetition: usize) -> u64 {
+    let h = splitmix64(base);
+    let h = splitmix64(h ^ point as u64);
+    let h = splitmix64(h ^ (repetition as u64).rotate_left(32) ^ 0x5EED);
+    h >> 1
+}
+
+/// One result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub point: usize,
+    pub repetition: usize,
+    pub seed: u64,
+    pub metrics: Metrics,
+    pub seconds: f64,
+}
+
+struct Job {
+    point: usize,
+    repetition: usize,
+    seed: u64,
+    instance: toml::Table,
+}
+
+/// Build the instances (with seeds) of all points and repetitions, in row order.
+fn build_jobs(config: &ExperimentConfig, points: &[Point]) -> Result<Vec<Job>> {
+    let mut jobs = Vec::with_capacity(points.len() * config.repetitions);
+    for p in points {
+        let inst = config.instance(p)?;
+        for r in 0..config.repetitions {
+            let mut instance = inst.clone();
+            let seed = match instance.get("seed") {
+                Some(Value::Integer(s)) if config.repetitions == 1 && *s >= 0 => *s as u64,
+                _ => {
+                    let s = derive_seed(config.seed, p.index, r);
+                    instance.insert("seed".into(), Value::Integer(s as i64));
+                    s
+                }
+            };
+            jobs.push(Job {
+                point: p.index,
+                repetition: r,
+                seed,
+                instance,
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+/// Seeds of every (point, repetition), in row order (for tests and tools).
+pub fn seeds(config: &ExperimentConfig) -> Result<Vec<(usize, usize, u64)>> {
+    Ok(build_jobs(config, &config.points())?
+        .into_iter()
+        .map(|j| (j.point, j.repetition, j.seed))
+        .collect())
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> IsacError + '_ {
+    move |e| IsacError::io(path.display().to_string(), e)
+}
+
+const JOURNAL: &str = "results.partial.jsonl";
+
+fn row_json(r: &Row) -> Json {
+    json!({"point": r.point, "repetition": r.repetition, "seed": r.seed,
+           "seconds": r.seconds, "metrics": Json::Object(r.metrics.clone())})
+}
+
+fn row_from_json(v: &Json) -> Option<Row> {
+    Some(Row {
+        point: v.get("point")?.as_u64()? as usize,
+        repetition: v.get("repetition")?.as_u64()? as usize,
+        seed: v.get("seed")?.as_u64()?,
+        seconds: v.get("seconds")?.as_f64()?,
+        metrics: v.get("metrics")?.as_object()?.clone(),
+    })
+}
+
+fn is_error(m: &Metrics) -> bool {
+    m.get("status").and_then(Json::as_str) == Some("error")
+}
+
+/// Load the reusable rows of a previous run's journal (same hash, same seeds,
+/// status other than "error"). Moves a journal of a different experiment aside.
+fn load_journal(
+    path: &Path,
+    hash: &str,
+    jobs: &[Job],
+    reps: usize,
+) -> Result<HashMap<(usize, usize), Row>> {
+    let mut done = HashMap::new();
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+        Err(e) => return Err(IsacError::io(path.display().to_string(), e)),
+    };
+    let mut lines = text.lines();
+    let header: Option<Json> = lines.next().and_then(|l| serde_json::from_str(l).ok());
+    let old_hash = header
+        .as_ref()
+        .and_then(|h| h.get("experiment_hash"))
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    if old_hash.as_deref() != Some(hash) {
+        let aside = path.with_extension("jsonl.old");
+        fs::rename(path, &aside).map_err(io_err(path))?;
+        eprintln!(
+            "isac: the experiment changed since the results in {} were computed; starting over (old journal moved to {}; results.csv will be overwritten)",
+            path.parent().unwrap_or(Path::new(".")).display(),
+            aside.display()
+        );
+        return Ok(done);
+    }
+    for line in lines {
+        // A line cut by an interruption does not parse and is simply ignored.
+        let Some(row) = serde_json::from_str::<Json>(line)
+            .ok()
+            .as_ref()
+            .and_then(row_from_json)
+        else {
+            continue;
+        };
+        let idx = row.point * reps + row.repetition;
+        let matches = row.repetition < reps
+            && jobs
+                .get(idx)
+                .is_some_and(|j| j.point == row.point && j.seed == row.seed);
+        if matches && !is_error(&row.metrics) {
+            done.insert((row.point, row.repetition), row);
+        }
+    }
+    Ok(done)
+}
+
+/// Rewrite the journal with only the header and reusable rows (drops cut lines).
+fn start_journal(
+    path: &Path,
+    config: &ExperimentConfig,
+    hash: &str,
+    done: &[&Row],
+) -> Result<File> {
+    let tmp = path.with_extension("jsonl.tmp");
+    {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut text =
+            json!({"experiment_hash": hash, "name": config.name, "version": crate::VERSION})
+                .to_string();
+        text.push('\n');
+        for r in done {
+            text.push_str(&row_json(r).to_string());
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))
+}
+
+fn solve(solver: &dyn InstanceSolver, job: &Job) -> (Row, Option<IsacError>) {
+    let t = Instant::now();
+    // A panicking solver is recorded as an error row instead of killing the run.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        solver.solve_instance(&job.instance)
+    }))
+    .unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(IsacError::Numerical(format!("solver panicked: {msg}")))
+    });
+    let (metrics, err) = match result {
+        Ok(m) => (m, None),
+        Err(e) => {
+            let mut m = Metrics::new();
+            m.insert("status".into(), "error".into());
+            m.insert("error".into(), e.to_string().into());
+            (m, Some(e))
+        }
+    };
+    let row = Row {
+        point: job.point,
+        repetition: job.repetition,
+        seed: job.seed,
+        metrics,
+        seconds: t.elapsed().as_secs_f64(),
+    };
+    (row, err)
+}
+
+/// Run the experiment: solve every point and repetition (in parallel, resuming
+/// an interrupted run), write `results.csv`, `manifest.json` and the plots.
+pub fn run_experiment(
+    config: &ExperimentConfig,
+    solver: &dyn InstanceSolver,
+    options: &RunOptions,
+) -> Result<RunSummary> {
+    match options.max_threads {
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| IsacError::input("max_threads", e.to_string()))?;
+            pool.install(|| run_in_pool(config, solver, options))
+        }
+        None => run_in_pool(config, solver, options),
+    }
+}
+
+fn run_in_pool(
+    config: &ExperimentConfig,
+    solver: &dyn InstanceSolver,
+    options: &RunOptions,
+) -> Result<RunSummary> {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let folder = options
+        .output_override
+        .clone()
+        .unwrap_or_else(|| config.output.clone());
+    fs::create_dir_all(&folder).map_err(io_err(&folder))?;
+    let points = config.points();
+    let reps = config.repetitions;
+    let hash = config.content_hash();
+    let jobs = build_jobs(config, &points)?;
+
+    let journal_path = folder.join(JOURNAL);
+    let done = load_journal(&journal_path, &hash, &jobs, reps)?;
+    let reused = done.len();
+    if reused > 0 && !options.quiet {
+        eprintln!(
+            "isac: resuming `{}`: {} of {} rows already done in {}",
+            config.name,
+            reused,
+            jobs.len(),
+            journal_path.display()
+        );
+    }
+    let mut done_sorted: Vec<&Row> = done.values().collect();
+    done_sorted.sort_by_key(|r| (r.point, r.repetition));
+    let journal = Mutex::new(start_journal(&journal_path, config, &hash, &done_sorted)?);
+    let append = |row: &Row| -> Result<()> {
+        let mut line = row_json(row).to_string();
+        line.push('\n');
+        let mut f = journal.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes()).map_err(io_err(&journal_path))
+    };
+
+    let pending: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| !done.contains_key(&(j.point, j.repetition)))
+        .collect();
+    let target = if options.quiet || !std::io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(pending.len() as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} {wide_bar} {pos}/{len} [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(config.name.clone());
+
+    let mut new_rows: Vec<Row> = Vec::with_capacity(pending.len());
+    let mut rest: &[&Job] = &pending;
+    // The very first point runs alone: an input error there means the
+    // experiment file (base or sweep values) is wrong, so abort.
+    if let Some(first) = pending
+        .first()
+        .filter(|j| j.point == 0 && j.repetition == 0)
+    {
+        let (row, err) = solve(solver, first);
+        if let Some(e @ IsacError::Input { .. }) = err {
+            bar.finish_and_clear();
+            return Err(e);
+        }
+        append(&row)?;
+        bar.inc(1);
+        new_rows.push(row);
+        rest = &pending[1..];
+    }
+    let solved: Vec<Row> = rest
+        .par_iter()
+        .map(|job| {
+            let (row, _) = solve(solver, job);
+            append(&row)?;
+            bar.inc(1);
+            Ok(row)
+        })
+        .collect::<Result<Vec<Row>>>()?;
+    bar.finish_and_clear();
+    new_rows.extend(solved);
+    let solved_count = new_rows.len();
+    let threads = rayon::current_num_threads();
+    drop(journal);
+
+    let mut rows: Vec<Row> = done.into_values().chain(new_rows).collect();
+    rows.sort_by_key(|r| (r.point, r.repetition));
+    let errors = rows.iter().filter(|r| is_error(&r.metrics)).count();
+
+    let mut files = vec![];
+    let csv_path = folder.join("results.csv");
+    write_atomic(&csv_path, &results_csv(config, &points, &rows))?;
+    files.push(csv_path);
+    for spec in &config.plots {
+        let (style, series) = plot_series(config, spec, &points, &rows);
+        if !options.quiet
+            && !series
+                .iter()
+                .any(|s| s.points.iter().any(|p| p.1.is_some()))
+        {
+            eprintln!(
+                "isac: plot `{}` has no data: is `{}` / `{}` a numeric sweep key or metric?",
+                spec.file_stem(),
+                spec.x,
+                spec.ys.join("`, `")
+            );
+        }
+        files.extend(plot_lines(&folder.join(spec.file_stem()), &style, &series)?);
+    }
+    let manifest_path = folder.join("manifest.json");
+    files.push(manifest_path.clone());
+    let seconds = t0.elapsed().as_secs_f64();
+    let manifest = json!({
+        "name": config.name,
+        "system": config.system,
+        "title": config.title,
+        "experiment": toml_to_json(&Value::Table(config.document.clone())),
+        "experiment_hash": hash,
+        "base_seed": config.seed,
+        "repetitions": reps,
+        "points": points.iter().map(|p| json!({
+            "index": p.index,
+            "assignments": p.assignments.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
+        "rows": rows.len(),
+        "rows_solved": solved_count,
+        "rows_reused": reused,
+        "rows_error": errors,
+        "solve_seconds": rows.iter().map(|r| json!({
+            "point": r.point, "repetition": r.repetition, "seed": r.seed, "seconds": r.seconds,
+        })).collect::<Vec<_>>(),
+        "isac_version": crate::VERSION,
+        "started_at": rfc3339(started),
+        "finished_at": rfc3339(SystemTime::now()),
+        "wall_seconds": seconds,
+        "threads": threads,
+        "target": {
+            "arch": std::env::consts::ARCH,
+            "os": std::env::consts::OS,
+            "family": std::env::consts::FAMILY,
+            "env": if cfg!(target_env = "gnu") { "gnu" } else if cfg!(target_env = "musl") { "musl" }
+                   else if cfg!(target_env = "msvc") { "msvc" } else { "" },
+            "pointer_width": usize::BITS,
+            "debug_assertions": cfg!(debug_assertions),
+        },
+        "args": std::env::args().collect::<Vec<_>>(),
+        "output": folder.display().to_string(),
+        "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+    write_atomic(&manifest_path, &text)?;
+
+    Ok(RunSummary {
+        points: points.len(),
+        rows: rows.len(),
+        solved: solved_count,
+        reused,
+        errors,
+        folder,
+        files,
+        seconds,
+    })
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// One CSV field, quoted when needed (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn json_cell(v: &Json) -> String {
+    match v {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Metric columns: "status" first, then by first appearance, "error" last.
+fn metric_columns(rows: &[Row]) -> Vec<String> {
+    let mut cols: Vec<String> = vec![];
+    for r in rows {
+        for k in r.metrics.keys() {
+            if !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let rank = |c: &String| match c.as_str() {
+        "status" => 0,
+        "error" => 2,
+        _ => 1,
+    };
+    cols.sort_by_key(rank); // stable
+    cols
+}
+
+/// The tidy results table.
+pub fn results_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) -> String {
+    let sweep_keys = config.sweep_keys();
+    let metric_cols = metric_columns(rows);
+    let mut header: Vec<String> = vec!["point".into(), "repetition".into(), "seed".into()];
+    header.extend(sweep_keys.iter().cloned());
+    // A metric named like a fixed or sweep column gets a suffix.
+    let metric_names: Vec<String> = metric_cols
+        .iter()
+        .map(|c| {
+            if header.contains(c) {
+                format!("{c}_out")
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    header.extend(metric_names);
+    let mut out = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    for r in rows {
+        let mut cells = vec![
+            r.point.to_string(),
+            r.repetition.to_string(),
+            r.seed.to_string(),
+        ];
+        let p = &points[r.point];
+        for k in &sweep_keys {
+            cells.push(p.get(k).map(value_text).unwrap_or_default());
+        }
+        for c in &metric_cols {
+            cells.push(r.metrics.get(c).map(json_cell).unwrap_or_default());
+        }
+        out.push_str(
+            &cells
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    out
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// Mean over the repetitions of a point of a numeric metric, skipping
+/// infeasible / error rows and missing or non-numeric values.
+fn metric_mean(rows: &[&Row], key: &str) -> Option<f64> {
+    let vals: Vec<f64> = rows
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r.metrics.get("status").and_then(Json::as_str),
+                Some("infeasible" | "error")
+            )
+        })
+        .filter_map(|r| r.metrics.get(key).and_then(Json::as_f64))
+        .filter(|v| v.is_finite())
+        .collect();
+    (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+}
+
+/// The figure of one plot spec from result rows: one series per line (values
+/// of `series` and of any other multi-valued sweep not moving with x), y is the
+/// mean over the repetitions of a point, infeasible / error rows and missing
+/// values are gaps. Used by [`run_experiment`]; public for reuse and tests.
+pub fn plot_series(
+    config: &ExperimentConfig,
+    spec: &super::config::PlotSpec,
+    points: &[Point],
+    rows: &[Row],
+) -> (PlotStyle, Vec<Series>) {
+    let mut by_point: Vec<Vec<&Row>> = vec![vec![]; points.len()];
+    for r in rows {
+        by_point[r.point].push(r);
+    }
+    // Value of a key at a point: a swept or base input, else a metric mean.
+    let value = |p: &Point, key: &str| -> Option<f64> {
+        if let Some(v) = p.get(key) {
+            return num(v);
+        }
+        if let Some(v) = config.base.get(key) {
+            return num(v);
+        }
+        metric_mean(&by_point[p.index], key)
+    };
+    // Lines: the `series` keys, plus any other swept key (not moving with x)
+    // that takes several values, so that lines never zig-zag.
+    let mut line_keys: Vec<String> = spec.series.clone();
+    for s in &config.sweeps {
+        let with_series = s.keys.iter().any(|k| spec.series.contains(k));
+        if s.keys.contains(&spec.x) || s.values.len() < 2 || with_series {
+            continue;
+        }
+        for k in &s.keys {
+            if !line_keys.contains(k) {
+                line_keys.push(k.clone());
+            }
+        }
+    }
+    let mut groups: Vec<(Vec<String>, Vec<&Point>)> = vec![];
+    for p in points {
+        let label: Vec<String> = line_keys
+            .iter()
+            .map(|k| p.get(k).map(value_text).unwrap_or_default())
+            .collect();
+        match groups.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, ps)) => ps.push(p),
+            None => groups.push((label, vec![p])),
+        }
+    }
+    let mut series = vec![];
+    for y in &spec.ys {
+        for (label, ps) in &groups {
+            let group_name = if line_keys.len() == 1 {
+                label[0].clone()
+            } else {
+                line_keys
+                    .iter()
+                    .zip(label)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let name = match (spec.ys.len() > 1, group_name.is_empty()) {
+                (_, true) => y.clone(),
+                (false, false) => group_name,
+                (true, false) => format!("{y} ({group_name})"),
+            };
+            let mut pts: Vec<(f64, Option<f64>)> = ps
+                .iter()
+                .filter_map(|p| value(p, &spec.x).map(|x| (x, value(p, y))))
+                .filter(|(x, _)| x.is_finite())
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            series.push(Series { name, points: pts });
+        }
+    }
+    let style = PlotStyle {
+        title: spec.title.clone().or_else(|| config.title.clone()),
+        x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
+        y_label: spec.y_label.clone().unwrap_or_else(|| spec.ys.join(", ")),
+        log_x: spec.log_x,
+        log_y: spec.log_y,
+        ..PlotStyle::default()
+    };
+    (style, series)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        d.subsec_millis()
+    )
+}

@@ -1,0 +1,623 @@
+//! Integration tests of the experiment runner with a toy solver.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use isac::error::{IsacError, Result};
+use isac::experiment::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// y = a*x + small noise from the instance seed; infeasible when x > threshold.
+/// Fails with a numerical error once `fail_after` calls have been made.
+struct Toy {
+    calls: AtomicUsize,
+    fail_after: Option<usize>,
+    input_error_at_x: Option<f64>,
+}
+
+impl Toy {
+    fn new() -> Self {
+        Toy {
+            calls: AtomicUsize::new(0),
+            fail_after: None,
+            input_error_at_x: None,
+        }
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn f(t: &toml::Table, k: &str) -> Result<f64> {
+    match t.get(k) {
+        Some(toml::Value::Float(v)) => Ok(*v),
+        Some(toml::Value::Integer(v)) => Ok(*v as f64),
+        _ => Err(IsacError::input(k, "missing number")),
+    }
+}
+
+impl InstanceSolver for Toy {
+    fn solve_instance(&self, t: &toml::Table) -> Result<Metrics> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail_after.is_some_and(|k| n >= k) {
+            return Err(IsacError::Numerical("simulated crash".into()));
+        }
+        let x = f(t, "x")?;
+        if self
+            .input_error_at_x
+            .is_some_and(|bad| (x - bad).abs() < 1e-12)
+        {
+            return Err(IsacError::input("x", "bad value, really"));
+        }
+        let a = f(t, "a")?;
+        let seed = match t.get("seed") {
+            Some(toml::Value::Integer(s)) => *s as u64,
+            _ => return Err(IsacError::input("seed", "missing")),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut m = Metrics::new();
+        if x > f(t, "threshold").unwrap_or(f64::INFINITY) {
+            m.insert("status".into(), "infeasible".into());
+            m.insert("y".into(), serde_json::Value::Null);
+        } else {
+            m.insert("status".into(), "optimal".into());
+            m.insert("y".into(), (a * x + 1e-3 * rng.gen::<f64>() + 0.01).into());
+            m.insert("y2".into(), (a * x * x + 0.01).into());
+        }
+        m.insert("note".into(), "a, \"quoted\" note".into());
+        Ok(m)
+    }
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("isac-exp-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn opts(dir: &Path, threads: Option<usize>) -> RunOptions {
+    RunOptions {
+        output_override: Some(dir.to_path_buf()),
+        quiet: true,
+        max_threads: threads,
+    }
+}
+
+const TOY: &str = r#"
+[experiment]
+name = "toy"
+system = "toy"
+title = "Toy experiment"
+repetitions = 2
+seed = 7
+
+[base]
+a = 2.0
+threshold = 0.75
+
+[[sweep]]
+keys = ["a", "label"]
+values = [[1.0, "slow"], [3.0, "fast"]]
+
+[[sweep]]
+key = "x"
+linspace = [0.0, 1.0, 5]
+
+[plot]
+x = "x"
+y = "y"
+series = "label"
+x_label = "input x"
+y_label = "output y"
+"#;
+
+fn input_key(e: IsacError) -> String {
+    match e {
+        IsacError::Input { key, .. } => key,
+        other => panic!("expected an input error, got {other}"),
+    }
+}
+
+fn bad(src: &str) -> String {
+    input_key(ExperimentConfig::from_toml_str(src).expect_err("should be rejected"))
+}
+
+#[test]
+fn experiment_cartesian_and_zipped_points() {
+    let c = ExperimentConfig::from_toml_str(
+        r#"
+[experiment]
+name = "p"
+system = "s"
+[[sweep]]
+key = "pulse"
+values = ["cosine", "sinc", "triangular"]
+[[sweep]]
+keys = ["tx", "rx"]
+values = [[4, 8], [8, 4]]
+"#,
+    )
+    .unwrap();
+    let pts = c.points();
+    assert_eq!(pts.len(), 6);
+    let txt = |p: &Point| {
+        p.assignments
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(txt(&pts[0]), "pulse=cosine tx=4 rx=8");
+    assert_eq!(txt(&pts[1]), "pulse=cosine tx=8 rx=4");
+    assert_eq!(txt(&pts[2]), "pulse=sinc tx=4 rx=8");
+    assert_eq!(txt(&pts[5]), "pulse=triangular tx=8 rx=4");
+    assert!(pts.iter().enumerate().all(|(i, p)| p.index == i));
+    let inst = c.instance(&pts[3]).unwrap();
+    assert_eq!(inst["pulse"].as_str(), Some("sinc"));
+    assert_eq!(inst["tx"].as_integer(), Some(8));
+    assert_eq!(c.repetitions, 1);
+    assert_eq!(c.seed, 1);
+    assert_eq!(c.output, PathBuf::from("out/p"));
+
+    // No sweep: one point, the base.
+    let c =
+        ExperimentConfig::from_toml_str("[experiment]\nname='n'\nsystem='s'\n[base]\nq=1").unwrap();
+    assert_eq!(c.points().len(), 1);
+    assert!(c.points()[0].assignments.is_empty());
+}
+
+#[test]
+fn experiment_linspace_logspace_endpoints() {
+    let v = linspace(0.0, 0.07, 26);
+    assert_eq!(v.len(), 26);
+    assert_eq!(v[0], 0.0);
+    assert_eq!(v[25], 0.07);
+    assert!((v[1] - 0.0028).abs() < 1e-15);
+    assert_eq!(linspace(3.0, 5.0, 1), vec![3.0]);
+    let l = logspace(-3.0, 0.0, 4);
+    assert_eq!(l.len(), 4);
+    for (a, b) in l.iter().zip([1e-3, 1e-2, 1e-1, 1.0]) {
+        assert!((a - b).abs() <= 1e-15 * b, "{a} vs {b}");
+    }
+    let c = ExperimentConfig::from_toml_str(
+        "[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='snr'\nlogspace=[1, 3, 3]\n",
+    )
+    .unwrap();
+    let xs: Vec<f64> = c.sweeps[0]
+        .values
+        .iter()
+        .map(|v| v[0].as_float().unwrap())
+        .collect();
+    assert_eq!(xs.len(), 3);
+    assert!((xs[0] - 10.0).abs() < 1e-12 && (xs[2] - 1000.0).abs() < 1e-9);
+}
+
+#[test]
+fn experiment_seeds_deterministic_and_distinct() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let s1 = seeds(&c).unwrap();
+    let s2 = seeds(&c).unwrap();
+    assert_eq!(s1, s2);
+    assert_eq!(s1.len(), 10 * 2);
+    let mut uniq: Vec<u64> = s1.iter().map(|s| s.2).collect();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(
+        uniq.len(),
+        20,
+        "seeds must be distinct across points and repetitions"
+    );
+    assert!(s1.iter().all(|s| s.2 <= i64::MAX as u64));
+    assert_eq!(s1[3], (1, 1, derive_seed(7, 1, 1)));
+    // Another base seed gives other seeds.
+    let c8 = ExperimentConfig::from_toml_str(&TOY.replace("seed = 7", "seed = 8")).unwrap();
+    assert!(seeds(&c8).unwrap().iter().zip(&s1).all(|(a, b)| a.2 != b.2));
+    // Larger grids: still distinct.
+    let mut many: Vec<u64> = (0..200)
+        .flat_map(|p| (0..50).map(move |r| derive_seed(1, p, r)))
+        .collect();
+    many.sort();
+    many.dedup();
+    assert_eq!(many.len(), 200 * 50);
+    // An explicit base seed is kept with one repetition, replaced with several.
+    let one = TOY
+        .replace("repetitions = 2", "repetitions = 1")
+        .replace("a = 2.0", "a = 2.0\nseed = 42");
+    let c = ExperimentConfig::from_toml_str(&one).unwrap();
+    assert!(seeds(&c).unwrap().iter().all(|s| s.2 == 42));
+    let c = ExperimentConfig::from_toml_str(&TOY.replace("a = 2.0", "a = 2.0\nseed = 42")).unwrap();
+    assert!(seeds(&c).unwrap().iter().all(|s| s.2 != 42));
+}
+
+#[test]
+fn experiment_results_independent_of_threads() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let d1 = tmpdir("t1");
+    let d2 = tmpdir("t2");
+    let d3 = tmpdir("t3");
+    let pool1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let pool2 = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let s1 = pool1
+        .install(|| run_experiment(&c, &Toy::new(), &opts(&d1, None)))
+        .unwrap();
+    let s2 = pool2
+        .install(|| run_experiment(&c, &Toy::new(), &opts(&d2, None)))
+        .unwrap();
+    let s3 = run_experiment(&c, &Toy::new(), &opts(&d3, Some(2))).unwrap();
+    assert_eq!((s1.points, s1.rows, s1.solved, s1.reused), (10, 20, 20, 0));
+    let csv1 = std::fs::read_to_string(d1.join("results.csv")).unwrap();
+    let csv2 = std::fs::read_to_string(d2.join("results.csv")).unwrap();
+    let csv3 = std::fs::read_to_string(d3.join("results.csv")).unwrap();
+    assert_eq!(csv1, csv2);
+    assert_eq!(csv1, csv3);
+    assert_eq!(s2.rows, s3.rows);
+
+    let lines: Vec<&str> = csv1.lines().collect();
+    assert_eq!(lines.len(), 21);
+    assert_eq!(lines[0], "point,repetition,seed,a,label,x,status,note,y,y2");
+    assert!(lines[1].starts_with("0,0,"));
+    assert!(lines[2].starts_with("0,1,"));
+    assert!(lines[20].starts_with("9,1,"));
+    // The string with a comma and quotes is quoted.
+    assert!(lines[1].contains(r#""a, ""quoted"" note""#));
+    // x = 1.0 > threshold 0.75: infeasible, y empty.
+    assert!(lines[20].contains(",1,infeasible,"), "{}", lines[20]);
+    assert!(lines[20].ends_with(",,"), "{}", lines[20]);
+
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d2.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["isac_version"], isac::VERSION);
+    assert_eq!(m["threads"], 2);
+    assert_eq!(m["points"].as_array().unwrap().len(), 10);
+    assert_eq!(m["solve_seconds"].as_array().unwrap().len(), 20);
+    assert_eq!(m["base_seed"], 7);
+    assert_eq!(m["experiment"]["experiment"]["name"], "toy");
+    assert!(m["started_at"].as_str().unwrap().ends_with('Z'));
+    assert!(m["args"].is_array());
+    let m1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d1.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m1["threads"], 1);
+    for d in [d1, d2, d3] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn experiment_resume_solves_only_missing_rows() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let reference = tmpdir("ref");
+    run_experiment(&c, &Toy::new(), &opts(&reference, Some(2))).unwrap();
+    let want = std::fs::read_to_string(reference.join("results.csv")).unwrap();
+
+    let d = tmpdir("resume");
+    // First run "crashes" after 7 solves: the other 13 rows are errors.
+    let crashing = Toy {
+        fail_after: Some(7),
+        ..Toy::new()
+    };
+    let s = run_experiment(&c, &crashing, &opts(&d, Some(1))).unwrap();
+    assert_eq!((s.rows, s.errors, s.solved), (20, 13, 20));
+    let partial = std::fs::read_to_string(d.join("results.csv")).unwrap();
+    assert!(partial.contains("simulated crash"));
+    assert!(partial.lines().next().unwrap().ends_with(",error"));
+
+    // Second run: only the 13 missing rows are solved.
+    let toy = Toy::new();
+    let s = run_experiment(&c, &toy, &opts(&d, Some(2))).unwrap();
+    assert_eq!(toy.calls(), 13);
+    assert_eq!((s.reused, s.solved, s.errors), (7, 13, 0));
+    assert_eq!(
+        std::fs::read_to_string(d.join("results.csv")).unwrap(),
+        want
+    );
+
+    // A line cut by an interruption is ignored; nothing left to solve.
+    let journal = d.join("results.partial.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"point\": 3, \"repet");
+    std::fs::write(&journal, text).unwrap();
+    let toy = Toy::new();
+    let s = run_experiment(&c, &toy, &opts(&d, None)).unwrap();
+    assert_eq!((toy.calls(), s.reused), (0, 20));
+    assert_eq!(
+        std::fs::read_to_string(d.join("results.csv")).unwrap(),
+        want
+    );
+
+    // Drop some rows from the journal (as if interrupted): only they are re-run.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let kept: Vec<&str> = text.lines().take(1 + 15).collect();
+    std::fs::write(&journal, kept.join("\n") + "\n").unwrap();
+    let toy = Toy::new();
+    run_experiment(&c, &toy, &opts(&d, Some(2))).unwrap();
+    assert_eq!(toy.calls(), 5);
+    assert_eq!(
+        std::fs::read_to_string(d.join("results.csv")).unwrap(),
+        want
+    );
+
+    // Plot-only changes keep the results.
+    let c2 =
+        ExperimentConfig::from_toml_str(&TOY.replace("y_label = \"output y\"", "y_label = \"Y\""))
+            .unwrap();
+    let toy = Toy::new();
+    run_experiment(&c2, &toy, &opts(&d, None)).unwrap();
+    assert_eq!(toy.calls(), 0);
+
+    // A changed experiment starts over and moves the old journal aside.
+    let changed = ExperimentConfig::from_toml_str(&TOY.replace("a = 2.0", "a = 2.5")).unwrap();
+    let toy = Toy::new();
+    let s = run_experiment(&changed, &toy, &opts(&d, None)).unwrap();
+    assert_eq!((toy.calls(), s.reused), (20, 0));
+    assert!(d.join("results.partial.jsonl.old").exists());
+    let _ = std::fs::remove_dir_all(d);
+    let _ = std::fs::remove_dir_all(reference);
+}
+
+#[test]
+fn experiment_solver_errors() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    // Input error on the first point: abort.
+    let d = tmpdir("err1");
+    let toy = Toy {
+        input_error_at_x: Some(0.0),
+        ..Toy::new()
+    };
+    let e = run_experiment(&c, &toy, &opts(&d, Some(2))).expect_err("must abort");
+    assert_eq!(input_key(e), "x");
+    assert_eq!(toy.calls(), 1);
+    // Input error on a later point: recorded, run continues.
+    let d = tmpdir("err2");
+    let toy = Toy {
+        input_error_at_x: Some(0.5),
+        ..Toy::new()
+    };
+    let s = run_experiment(&c, &toy, &opts(&d, Some(2))).unwrap();
+    assert_eq!((s.rows, s.errors), (20, 4));
+    let csv = std::fs::read_to_string(d.join("results.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",error"));
+    assert_eq!(
+        csv.matches("invalid input `x`: bad value, really").count(),
+        4
+    );
+    assert!(d.join("y_vs_x.svg").exists());
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn experiment_bad_files_name_the_key() {
+    assert_eq!(bad("[base]\na = 1\n"), "experiment");
+    assert_eq!(bad("[experiment]\nsystem = 's'\n"), "experiment.name");
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\nrepetitions = 0\n"),
+        "experiment.repetitions"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\nreps = 2\n"),
+        "experiment.reps"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nvalues=[1]\nlinspace=[0,1,3]\n"),
+        "sweep[1].linspace"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nlinspace=[0,1,0]\n"),
+        "sweep[1].linspace"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nlogspace=[0,1]\n"),
+        "sweep[1].logspace"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\n"),
+        "sweep[1].values"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkeys=['a','b']\nvalues=[[1,2],[3]]\n"),
+        "sweep[1].values"
+    );
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[[sweep]]\nkey='x'\nvalues=[1]\n[[sweep]]\nkey='x'\nvalues=[2]\n"),
+        "sweep[2].key"
+    );
+    assert_eq!(
+        bad(&TOY.replace("[plot]", "[plot]\ncolour = 1")),
+        "plot.colour"
+    );
+    assert_eq!(
+        bad(&TOY.replace("series = \"label\"", "series = \"b\"")),
+        "plot.series"
+    );
+    assert_eq!(bad(&TOY.replace("y = \"y\"", "")), "plot.y");
+    assert_eq!(
+        bad("[experiment]\nname='n'\nsystem='s'\n[bse]\na=1\n"),
+        "bse"
+    );
+    let e = ExperimentConfig::from_toml_str("[experiment\nname = 1").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("line 1") && !msg.contains('\n'), "{msg}");
+}
+
+#[test]
+fn experiment_plots_written() {
+    let src = TOY.replace("[plot]", "[[plot]]")
+        + "\n[[plot]]\nname = \"both\"\nx = \"x\"\nys = [\"y\", \"y2\"]\nlog_y = true\n";
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    assert_eq!(c.plots.len(), 2);
+    let d = tmpdir("plots");
+    let s = run_experiment(&c, &Toy::new(), &opts(&d, None)).unwrap();
+    for stem in ["y_vs_x", "both"] {
+        let svg = d.join(format!("{stem}.svg"));
+        let png = d.join(format!("{stem}.png"));
+        assert!(s.files.contains(&svg) && s.files.contains(&png));
+        let svg_text = std::fs::read_to_string(&svg).unwrap();
+        let png_bytes = std::fs::read(&png).unwrap();
+        assert!(png_bytes.len() > 1000);
+        assert_eq!(&png_bytes[..8], b"\x89PNG\r\n\x1a\n");
+        if stem == "y_vs_x" {
+            assert!(
+                svg_text.contains("slow") && svg_text.contains("fast"),
+                "series names in legend"
+            );
+            assert!(svg_text.contains("input x") && svg_text.contains("output y"));
+            assert!(svg_text.contains("Toy experiment"));
+        } else {
+            assert!(
+                svg_text.contains("y (a=1, label=slow)")
+                    && svg_text.contains("y2 (a=3, label=fast)"),
+                "{svg_text}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn experiment_plot_lines_with_gaps() {
+    let d = tmpdir("lines");
+    let style = PlotStyle {
+        title: Some("gaps".into()),
+        x_label: "snr (dB)".into(),
+        y_label: "CRB".into(),
+        log_x: false,
+        log_y: true,
+        ..PlotStyle::default()
+    };
+    let series = vec![
+        Series {
+            name: "alpha".into(),
+            points: vec![
+                (0.0, Some(1e-3)),
+                (1.0, None),
+                (2.0, Some(1e-4)),
+                (3.0, Some(2e-5)),
+            ],
+        },
+        Series {
+            name: "beta".into(),
+            points: vec![(0.0, Some(0.0)), (1.0, Some(f64::NAN)), (2.0, Some(1e-2))],
+        },
+        Series {
+            name: "empty".into(),
+            points: vec![],
+        },
+    ];
+    let files = plot_lines(&d.join("sub").join("fig"), &style, &series).unwrap();
+    assert_eq!(files.len(), 2);
+    let svg = std::fs::read_to_string(&files[0]).unwrap();
+    for n in ["alpha", "beta", "empty", "snr (dB)"] {
+        assert!(svg.contains(n), "{n}");
+    }
+    let png = std::fs::read(&files[1]).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    // All gaps: still a (blank) figure, no error.
+    let files = plot_lines(
+        &d.join("blank"),
+        &PlotStyle::default(),
+        &[Series {
+            name: "x".into(),
+            points: vec![(1.0, None)],
+        }],
+    )
+    .unwrap();
+    assert!(std::fs::metadata(&files[1]).unwrap().len() > 0);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn experiment_csv_field_quoting() {
+    assert_eq!(csv_field("plain"), "plain");
+    assert_eq!(csv_field("a,b"), "\"a,b\"");
+    assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    assert_eq!(
+        rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
+        "2000-02-29T00:00:00.000Z"
+    );
+}
+
+#[test]
+fn experiment_log_tick_labels() {
+    assert_eq!(ensure_log_tick(1e-6), "1e-6");
+    assert_eq!(ensure_log_tick(2.5e-5), "2.5e-5");
+    assert_eq!(ensure_log_tick(0.01), "0.01");
+    assert_eq!(ensure_log_tick(0.30000000000000004), "0.3");
+    assert_eq!(ensure_log_tick(100.0), "100");
+    assert_eq!(ensure_log_tick(1e5), "1e5");
+}
+
+fn ensure_log_tick(v: f64) -> String {
+    log_tick(&v)
+}
+
+#[test]
+fn experiment_plot_series_means_and_gaps() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let points = c.points();
+    let mut rows = vec![];
+    for p in &points {
+        let x = p.get("x").unwrap().as_float().unwrap();
+        for r in 0..2 {
+            let mut m = Metrics::new();
+            let infeasible = x == 1.0 || (x == 0.5 && r == 1);
+            m.insert(
+                "status".into(),
+                if infeasible { "infeasible" } else { "optimal" }.into(),
+            );
+            // An infeasible row may still carry a number: it must be ignored.
+            m.insert(
+                "y".into(),
+                (x + 2.0 * r as f64 + if infeasible { 100.0 } else { 0.0 }).into(),
+            );
+            rows.push(Row {
+                point: p.index,
+                repetition: r,
+                seed: 0,
+                metrics: m,
+                seconds: 0.0,
+            });
+        }
+    }
+    let (style, series) = plot_series(&c, &c.plots[0], &points, &rows);
+    assert_eq!(style.x_label, "input x");
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].name, "slow");
+    assert_eq!(series[1].name, "fast");
+    let want = vec![
+        (0.0, Some(1.0)),
+        (0.25, Some(1.25)),
+        (0.5, Some(0.5)),
+        (0.75, Some(1.75)),
+        (1.0, None),
+    ];
+    assert_eq!(series[0].points, want);
+}
+
+struct Panicky;
+impl InstanceSolver for Panicky {
+    fn solve_instance(&self, t: &toml::Table) -> Result<Metrics> {
+        if f(t, "x")? == 0.25 {
+            panic!("boom at 0.25");
+        }
+        Toy::new().solve_instance(t)
+    }
+}
+
+#[test]
+fn experiment_solver_panic_is_an_error_row() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let d = tmpdir("panic");
+    let s = run_experiment(&c, &Panicky, &opts(&d, Some(2))).unwrap();
+    assert_eq!((s.rows, s.errors), (20, 4));
+    let csv = std::fs::read_to_string(d.join("results.csv")).unwrap();
+    assert_eq!(csv.matches("solver panicked: boom at 0.25").count(), 4);
+    let _ = std::fs::remove_dir_all(d);
+}
