@@ -47,6 +47,9 @@ pub struct SolverSettings {
     pub violation_tol: f64,
     /// Clarabel's linear-system backend \["faer"\].
     pub direct_solve_method: String,
+    /// Threads of the linear-system backend \[1\]. One thread keeps every result
+    /// bit-identical whatever the machine; `isac` parallelises over instances instead.
+    pub max_threads: u32,
     /// Print Clarabel's iteration log \[false\].
     pub verbose: bool,
 }
@@ -65,6 +68,7 @@ impl Default for SolverSettings {
             normalize_rows: true,
             violation_tol: 1e-5,
             direct_solve_method: "faer".to_string(),
+            max_threads: 1,
             verbose: false,
         }
     }
@@ -387,6 +391,7 @@ impl Problem {
             tol_infeas_rel: settings.tol_infeas_rel,
             tol_ktratio: settings.tol_ktratio,
             direct_solve_method: settings.direct_solve_method.clone(),
+            max_threads: settings.max_threads,
             ..DefaultSettings::default()
         };
         let run = catch_unwind(AssertUnwindSafe(|| {

@@ -27,7 +27,11 @@ pub struct BackscatterSystem;
 pub fn solve_table(table: &toml::Table) -> Result<(BackscatterModel, BackscatterDesign)> {
     let scenario = BackscatterScenario::from_table(table)?;
     let model = BackscatterModel::new(scenario);
-    let design = minimize_crb(&model, &SolverSettings::default())?;
+    let settings = SolverSettings {
+        verbose: std::env::var("ISAC_VERBOSE").is_ok(),
+        ..design::design_settings()
+    };
+    let design = minimize_crb(&model, &settings)?;
     Ok((model, design))
 }
 
