@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use isac::error::IsacError;
+use isac::experiment::{run_experiment, ExperimentConfig, RunOptions};
 use std::path::{Path, PathBuf};
 
 /// Reads and parses a TOML file; any failure is an input error naming the file.
@@ -63,19 +64,84 @@ fn print_backscatter(
 }
 
 pub fn run(file: &Path, output: Option<PathBuf>, quiet: bool, threads: Option<usize>) -> Result<()> {
-    let _ = (file, output, quiet, threads);
-    anyhow::bail!("not yet wired")
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| IsacError::input("FILE", format!("cannot read {}: {e}", file.display())))?;
+    run_config_text(&text, output, quiet, threads)
+}
+
+fn run_config_text(text: &str, output: Option<PathBuf>, quiet: bool, threads: Option<usize>) -> Result<()> {
+    let config = ExperimentConfig::from_toml_str(text)?;
+    let system = isac::systems::find(&config.system).ok_or_else(|| {
+        IsacError::input(
+            "experiment.system",
+            format!(
+                "unknown system \"{}\"; allowed: {}",
+                config.system,
+                isac::systems::names().join(" | ")
+            ),
+        )
+    })?;
+    let options = RunOptions {
+        output_override: output,
+        quiet,
+        max_threads: threads,
+    };
+    let summary = run_experiment(&config, system.solver, &options)?;
+    println!(
+        "{}: {} rows ({} solved, {} reused, {} errors) in {:.1} s -> {}",
+        config.name,
+        summary.rows,
+        summary.solved,
+        summary.reused,
+        summary.errors,
+        summary.seconds,
+        summary.folder.display()
+    );
+    for f in &summary.files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+/// Every reproducible figure: `(id, embedded config)`.
+pub fn figures() -> Vec<(&'static str, &'static str)> {
+    isac::systems::backscatter::figures::FIGURES.to_vec()
 }
 
 pub fn reproduce(id: &str, output: Option<PathBuf>, quiet: bool, threads: Option<usize>) -> Result<()> {
-    let _ = (id, output, quiet, threads);
-    anyhow::bail!("not yet wired")
+    let all = figures();
+    let selected: Vec<_> = if id == "all" {
+        all.clone()
+    } else {
+        all.iter().filter(|(f, _)| *f == id).cloned().collect()
+    };
+    if selected.is_empty() {
+        let ids: Vec<&str> = all.iter().map(|(f, _)| *f).collect();
+        return Err(IsacError::input(
+            "ID",
+            format!("unknown figure \"{id}\"; allowed: all | {}", ids.join(" | ")),
+        )
+        .into());
+    }
+    let root = output.unwrap_or_else(|| PathBuf::from("out"));
+    for (fig, text) in selected {
+        run_config_text(text, Some(root.join(fig)), quiet, threads)?;
+    }
+    Ok(())
 }
 
 pub fn list() -> Result<()> {
     println!("systems:");
     for s in isac::systems::all() {
         println!("  {:<12} {}  [{}]", s.name, s.summary, s.paper);
+    }
+    println!("reproducible figures (isac reproduce ID | all):");
+    for (id, text) in figures() {
+        let title = ExperimentConfig::from_toml_str(text)
+            .ok()
+            .and_then(|c| c.title)
+            .unwrap_or_default();
+        println!("  {id:<20} {title}");
     }
     Ok(())
 }
