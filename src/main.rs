@@ -59,9 +59,12 @@ enum Command {
     Bench {
         /// System name.
         system: String,
-        /// Write the instances and our results as JSON here (for the CVXPY peer script).
+        /// Write the curve instances and our results as JSON here (for the CVXPY peer script).
         #[arg(long)]
         export: Option<PathBuf>,
+        /// Instead of timing, write random cross-check instances and our answers here.
+        #[arg(long)]
+        cross_check: Option<PathBuf>,
         /// Repetitions of the whole benchmark.
         #[arg(long, default_value_t = 3)]
         repeat: usize,
@@ -92,8 +95,9 @@ fn main() -> ExitCode {
         Command::Bench {
             system,
             export,
+            cross_check,
             repeat,
-        } => cli::bench(&system, export, repeat),
+        } => cli::bench(&system, export, cross_check, repeat),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -146,7 +146,42 @@ pub fn list() -> Result<()> {
     Ok(())
 }
 
-pub fn bench(system: &str, export: Option<PathBuf>, repeat: usize) -> Result<()> {
-    let _ = (system, export, repeat);
-    anyhow::bail!("not yet wired")
+pub fn bench(system: &str, export: Option<PathBuf>, cross_check: Option<PathBuf>, repeat: usize) -> Result<()> {
+    if system != "backscatter" {
+        return Err(IsacError::input(
+            "SYSTEM",
+            format!("no benchmark for \"{system}\"; allowed: backscatter"),
+        )
+        .into());
+    }
+    use isac::systems::backscatter::bench;
+    if let Some(path) = cross_check {
+        let v = bench::cross_check_instances(12, 2026)?;
+        write_json(&path, &v)?;
+        println!("wrote {} cross-check instances to {}", 12, path.display());
+        return Ok(());
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; time a release build (cargo build --release)");
+    }
+    let b = bench::bench_curve(repeat)?;
+    println!("backscatter Scenario II (L = 9, M_t = M_r = 8), 26-point CRB-rate curve, 1 thread, best of {repeat}:");
+    println!("  structured curve (relaxed solve + max-rate solve + {} active points): {:.3} s", b.active_points, b.structured_seconds);
+    println!("  26 independent solves:                                            {:.3} s", b.independent_seconds);
+    if let Some(path) = export {
+        write_json(&path, &b.export)?;
+        println!("  exported to {} (run python3 python/backscatter_reference.py {} for the CVXPY ratio)", path.display(), path.display());
+    }
+    Ok(())
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| IsacError::io(dir.display().to_string(), e))?;
+        }
+    }
+    std::fs::write(path, serde_json::to_string_pretty(v)?)
+        .map_err(|e| IsacError::io(path.display().to_string(), e))?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! symbols. Design: the sample covariance `R_x` minimising the CRB under power and
 //! sum-rate constraints, (33)-(35). See `docs/backscatter.md`.
 
+pub mod bench;
 pub mod design;
 pub mod figures;
 pub mod localization;
