@@ -70,7 +70,7 @@ pub const KEYS: &[&str] = &[
     "system", "scenario", "transmitter", "receiver", "devices", "device_symbols", "tx_antennas",
     "rx_antennas", "antenna_spacing", "symbol_duration", "symbols", "pulse", "reflection",
     "ref_path_loss_db", "path_loss_exponent", "noise_dbm", "clutter_dbm", "power_dbm",
-    "min_sum_rate", "fim", "formulation", "response_delay",
+    "min_sum_rate", "fim", "formulation", "response_delay", "power_w", "seed",
 ];
 
 /// Scenario I of Section V: one device at (1.5, -0.5) m.
@@ -211,7 +211,14 @@ impl BackscatterScenario {
         let gamma = i.f64_in("path_loss_exponent", 0.0, 10.0)?;
         let noise_power = dbm_to_watts(i.f64_in("noise_dbm", -300.0, 100.0)?);
         let clutter_power = dbm_to_watts(i.f64_in_or("clutter_dbm", -400.0, 100.0, -400.0)?);
-        let power_dbm = i.f64_in("power_dbm", -100.0, 100.0)?;
+        // the budget in dBm (`power_dbm`) or, alternatively, in watts (`power_w`)
+        let power_budget = match (i.has("power_dbm"), i.has("power_w")) {
+            (true, true) => {
+                return Err(IsacError::input("power_w", "give either power_dbm or power_w, not both"))
+            }
+            (false, true) => i.positive("power_w")?,
+            _ => dbm_to_watts(i.f64_in("power_dbm", -100.0, 100.0)?),
+        };
         let min_sum_rate = i.f64_in_or("min_sum_rate", 0.0, 1e6, 0.0)?;
         let response_delay = i.f64_in_or("response_delay", 0.0, 1.0, 0.0)?;
         let fim = match i.choice_or("fim", &["model", "paper"], "model")?.as_str() {
@@ -271,7 +278,7 @@ impl BackscatterScenario {
             },
             noise_power,
             clutter_power,
-            power_budget: dbm_to_watts(power_dbm),
+            power_budget,
             min_sum_rate,
             response_delay,
             fim,

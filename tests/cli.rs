@@ -1,0 +1,142 @@
+//! The `isac` command: bad input gives one clear line naming the key and exit code 2;
+//! an infeasible design is an answer (exit 0); the JSON answer has the documented shape.
+
+use std::process::Command;
+
+fn isac(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_isac")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("isac-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+const BASE: &str = r#"
+system = "backscatter"
+transmitter = [0.0, 0.0]
+receiver = [2.0, -1.5]
+devices = [[1.5, -0.5]]
+device_symbols = [0.5]
+tx_antennas = 8
+rx_antennas = 8
+antenna_spacing = 0.5
+symbol_duration = 5e-7
+symbols = 128
+pulse = "cosine"
+reflection = 1.0
+ref_path_loss_db = -30.0
+path_loss_exponent = 2.7
+noise_dbm = -60.0
+clutter_dbm = -60.0
+power_dbm = 30.0
+min_sum_rate = 0.02
+"#;
+
+fn with(key: &str, line: &str) -> String {
+    let kept: Vec<&str> = BASE
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key} =")))
+        .collect();
+    format!("{}\n{line}\n", kept.join("\n"))
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line_naming_the_key() {
+    let cases = [
+        ("missing", with("receiver", ""), "receiver"),
+        ("range", with("reflection", "reflection = 2.0"), "reflection"),
+        ("on-tx", with("devices", "devices = [[0.0, 0.0]]"), "devices"),
+        ("zero-ant", with("tx_antennas", "tx_antennas = 0"), "tx_antennas"),
+        ("neg-power", with("power_dbm", "power_w = -1.0"), "power_w"),
+        ("nan", with("noise_dbm", "noise_dbm = nan"), "noise_dbm"),
+        ("pulse", with("pulse", "pulse = \"gaussian\""), "pulse"),
+        ("system", with("system", "system = \"radar\""), "system"),
+        ("symbols", with("device_symbols", "device_symbols = [0.5, 0.5]"), "device_symbols"),
+        ("fim", with("fim", "fim = \"exact\""), "fim"),
+    ];
+    for (name, body, key) in cases {
+        let f = write(&format!("{name}.toml"), &body);
+        let (code, stdout, stderr) = isac(&["solve", "backscatter", "--input", &f]);
+        assert_eq!(code, 2, "{name}: stderr {stderr}");
+        assert!(stdout.is_empty(), "{name}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(key), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn unknown_system_file_and_figure_exit_2() {
+    let f = write("ok.toml", BASE);
+    let (code, _, e) = isac(&["solve", "radar", "--input", &f]);
+    assert_eq!(code, 2, "{e}");
+    let (code, _, e) = isac(&["solve", "backscatter", "--input", "/nonexistent/x.toml"]);
+    assert_eq!(code, 2, "{e}");
+    let bad = write("bad.toml", "system = \"backscatter\"\ntx_antennas = [");
+    let (code, _, e) = isac(&["solve", "backscatter", "--input", &bad]);
+    assert_eq!(code, 2, "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    let (code, _, e) = isac(&["reproduce", "fig99"]);
+    assert_eq!(code, 2, "{e}");
+}
+
+#[test]
+fn infeasible_rate_is_an_answer() {
+    let f = write("inf.toml", &with("min_sum_rate", "min_sum_rate = 5.0"));
+    let (code, stdout, stderr) = isac(&["solve", "backscatter", "--input", &f, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["status"], "infeasible");
+}
+
+#[test]
+fn json_answer_has_the_documented_shape() {
+    let body = with("devices", "devices = [[1.5, -0.5], [1.2, -0.3]]");
+    let body = body.replace("device_symbols = [0.5]", "device_symbols = [0.5, 0.75]");
+    let f = write("two.toml", &body);
+    let (code, stdout, stderr) = isac(&["solve", "backscatter", "--input", &f, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["status"], "optimal");
+    for key in ["crb", "crb_delay", "crb_doa", "sum_rate", "power", "solve_seconds"] {
+        assert!(v[key].is_number(), "{key}");
+    }
+    let crb = v["crb"].as_f64().unwrap();
+    let parts = v["crb_delay"].as_f64().unwrap() + v["crb_doa"].as_f64().unwrap();
+    assert!((crb - parts).abs() <= 1e-12 * crb);
+    assert!(v["power"].as_f64().unwrap() <= 1.0 + 1e-6);
+    assert!(v["sum_rate"].as_f64().unwrap() >= 0.02 * (1.0 - 1e-6));
+    let fim = v["fim"].as_array().unwrap();
+    assert_eq!(fim.len(), 4);
+    assert!(fim.iter().all(|r| r.as_array().unwrap().len() == 4));
+    let re = v["tx_covariance"]["re"].as_array().unwrap();
+    let im = v["tx_covariance"]["im"].as_array().unwrap();
+    assert_eq!((re.len(), im.len()), (8, 8));
+    // Hermitian with trace = power
+    let tr: f64 = (0..8).map(|i| re[i][i].as_f64().unwrap()).sum();
+    assert!((tr - v["power"].as_f64().unwrap()).abs() < 1e-9);
+    for i in 0..8 {
+        for j in 0..8 {
+            let a = re[i][j].as_f64().unwrap() - re[j][i].as_f64().unwrap();
+            let b = im[i][j].as_f64().unwrap() + im[j][i].as_f64().unwrap();
+            assert!(a.abs() < 1e-9 && b.abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn list_shows_every_figure() {
+    let (code, out, _) = isac(&["list"]);
+    assert_eq!(code, 0);
+    for f in ["fig5a", "fig5b", "fig6", "fig7", "fig8", "fig9"] {
+        assert!(out.contains(&format!("backscatter-{f}")), "{f}");
+    }
+}
