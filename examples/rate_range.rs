@@ -6,7 +6,9 @@ use isac::systems::backscatter::design::{design_settings, max_sum_rate, minimize
 use isac::systems::backscatter::{BackscatterModel, BackscatterScenario};
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: rate_range FILE.toml");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: rate_range FILE.toml");
     let table: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
     let mut model = BackscatterModel::new(BackscatterScenario::from_table(&table).unwrap());
     model.scenario.min_sum_rate = 0.0;

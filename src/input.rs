@@ -41,7 +41,10 @@ impl<'a> Input<'a> {
         let v = self.get(key)?;
         let x = as_f64(v).ok_or_else(|| IsacError::input(key, "must be a number"))?;
         if !x.is_finite() {
-            return Err(IsacError::input(key, "must be a finite number (not NaN or inf)"));
+            return Err(IsacError::input(
+                key,
+                "must be a finite number (not NaN or inf)",
+            ));
         }
         Ok(x)
     }
@@ -90,10 +93,18 @@ impl<'a> Input<'a> {
         let i = match v {
             Value::Integer(i) => *i,
             Value::Float(f) if f.fract() == 0.0 && f.is_finite() => *f as i64,
-            _ => return Err(IsacError::input(key, format!("must be an integer in [{lo}, {hi}]"))),
+            _ => {
+                return Err(IsacError::input(
+                    key,
+                    format!("must be an integer in [{lo}, {hi}]"),
+                ))
+            }
         };
         if i < lo as i64 || i > hi as i64 {
-            return Err(IsacError::input(key, format!("must be an integer in [{lo}, {hi}], got {i}")));
+            return Err(IsacError::input(
+                key,
+                format!("must be an integer in [{lo}, {hi}], got {i}"),
+            ));
         }
         Ok(i as usize)
     }
@@ -191,7 +202,10 @@ impl<'a> Input<'a> {
 
 fn check_range(key: &str, x: f64, lo: f64, hi: f64) -> Result<()> {
     if x < lo || x > hi {
-        return Err(IsacError::input(key, format!("must be in [{lo}, {hi}], got {x}")));
+        return Err(IsacError::input(
+            key,
+            format!("must be in [{lo}, {hi}], got {x}"),
+        ));
     }
     Ok(())
 }
@@ -233,10 +247,18 @@ mod tests {
         let i = Input::new(&t);
         let e = i.f64("a").unwrap_err().to_string();
         assert!(e.contains("`a`"), "{e}");
-        assert!(i.usize_in("n", 1, 10).unwrap_err().to_string().contains("`n`"));
+        assert!(i
+            .usize_in("n", 1, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("`n`"));
         assert!(i.usize_in("m", 1, 10).is_err());
         assert!(i.point("p").unwrap_err().to_string().contains("`p`"));
-        assert!(i.f64("missing").unwrap_err().to_string().contains("missing"));
+        assert!(i
+            .f64("missing")
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
         let c = i.choice("a", &["y", "z"]).unwrap_err().to_string();
         assert!(c.contains("\"y\" | \"z\""), "{c}");
     }

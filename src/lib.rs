@@ -5,6 +5,10 @@
 //! FIM/CRB ([`fim`]) -> design problem on the [`conic`] layer -> design -> metrics
 //! -> [`experiment`] outputs (CSV, JSON manifest, SVG/PNG plots).
 
+// Index loops mirror the equations (J[i][j], G[q][p]); negated comparisons are how NaN
+// is rejected along with out-of-range values (`!(x > 0.0)` is true for NaN).
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod conic;
 pub mod error;
 pub mod experiment;

@@ -94,7 +94,9 @@ pub fn matmul(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
 
 /// Hermitian part `(A + A^H)/2`, to clean round-off from solver outputs.
 pub fn hermitian_part(a: &Mat<C64>) -> Mat<C64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| (a[(i, j)] + a[(j, i)].conj()) * 0.5)
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| {
+        (a[(i, j)] + a[(j, i)].conj()) * 0.5
+    })
 }
 
 #[cfg(test)]

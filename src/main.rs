@@ -8,7 +8,11 @@ use std::process::ExitCode;
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "isac", version, about = "Cramér–Rao-bound-driven design of ISAC systems")]
+#[command(
+    name = "isac",
+    version,
+    about = "Cramér–Rao-bound-driven design of ISAC systems"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

@@ -1,7 +1,9 @@
 //! The backscatter design against known optima, invariants and an equivalent formulation.
 
 use faer::Mat;
-use isac::systems::backscatter::design::{design_settings, max_sum_rate, minimize_crb, tradeoff_curve};
+use isac::systems::backscatter::design::{
+    design_settings, max_sum_rate, minimize_crb, tradeoff_curve,
+};
 use isac::systems::backscatter::scenario::{scenario_one, scenario_two};
 use isac::systems::backscatter::{BackscatterModel, BackscatterScenario, DesignStatus};
 use isac::C64;
@@ -23,25 +25,35 @@ fn single_device_optimum_is_the_matched_beam() {
     // L = 1: CRB and rate both depend on R only through q = a^T R a^*, maximised by
     // R = P0 conj(a) a^T / M_t (q = P0 M_t). The CRB is then the closed form below.
     for pulse in ["cosine", "sinc", "triangular"] {
-        let m = model(scenario_one(), &[("pulse", pulse.into()), ("min_sum_rate", 0.05.into())]);
+        let m = model(
+            scenario_one(),
+            &[("pulse", pulse.into()), ("min_sum_rate", 0.05.into())],
+        );
         let d = minimize_crb(&m, &design_settings()).unwrap();
         assert_eq!(d.status, DesignStatus::Optimal, "{pulse}");
         let s = &m.scenario;
         let lk = &m.links[0];
         let (mt, mr) = (s.tx_array.elements as f64, s.rx_array.elements);
         let q = s.power_budget * mt;
-        let xi = 2.0 * s.symbols as f64 * lk.amplitude.powi(2) / (s.noise_variance() * s.symbol_duration);
+        let xi = 2.0 * s.symbols as f64 * lk.amplitude.powi(2)
+            / (s.noise_variance() * s.symbol_duration);
         let mom = s.pulse.closed_form_moments(s.symbol_duration);
         let s2: f64 = (0..mr).map(|k| (k * k) as f64).sum();
         let crb_tau = 1.0 / (xi * mom.energy * mom.mean_square_bandwidth * mr as f64 * q);
         let crb_phi = 1.0 / (xi * mom.energy * lk.kappa.powi(2) * s2 * q);
         let crb = d.crb.unwrap();
-        assert!(rel(crb.doa, crb_phi) < 1e-6, "{pulse}: {} vs {crb_phi}", crb.doa);
+        assert!(
+            rel(crb.doa, crb_phi) < 1e-6,
+            "{pulse}: {} vs {crb_phi}",
+            crb.doa
+        );
         assert!(rel(crb.delay, crb_tau) < 1e-6, "{pulse}");
         assert_eq!(d.rank, Some(1));
         // the same beam maximises the rate
         let rate_max = max_sum_rate(&m, &design_settings()).unwrap().unwrap();
-        let rate_beam = (1.0 + s.symbols as f64 / s.noise_variance() * lk.amplitude.powi(2) * mr as f64 * q).log2()
+        let rate_beam = (1.0
+            + s.symbols as f64 / s.noise_variance() * lk.amplitude.powi(2) * mr as f64 * q)
+            .log2()
             / s.symbols as f64;
         assert!(rel(rate_max, rate_beam) < 1e-6);
         assert!(rel(d.sum_rate.unwrap(), rate_beam) < 1e-6);
@@ -69,10 +81,17 @@ fn fp_schur_and_trace_inverse_agree_on_the_printed_fim() {
             rates.push(0.5 * (r0 + cmax));
         }
         for rate in rates {
-            let a = model(base.clone(), &[("fim", "paper".into()), ("min_sum_rate", rate.into())]);
+            let a = model(
+                base.clone(),
+                &[("fim", "paper".into()), ("min_sum_rate", rate.into())],
+            );
             let b = model(
                 base.clone(),
-                &[("fim", "paper".into()), ("min_sum_rate", rate.into()), ("formulation", "fp-schur".into())],
+                &[
+                    ("fim", "paper".into()),
+                    ("min_sum_rate", rate.into()),
+                    ("formulation", "fp-schur".into()),
+                ],
             );
             let da = minimize_crb(&a, &settings).unwrap();
             let db = minimize_crb(&b, &settings).unwrap();
@@ -87,7 +106,9 @@ fn fp_schur_and_trace_inverse_agree_on_the_printed_fim() {
 fn random_feasible_covariance(m: &BackscatterModel, rng: &mut impl Rng) -> Mat<C64> {
     let mt = m.scenario.tx_array.elements;
     let rank = rng.gen_range(1..=mt);
-    let b = Mat::from_fn(mt, rank, |_, _| C64::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)));
+    let b = Mat::from_fn(mt, rank, |_, _| {
+        C64::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0))
+    });
     let r = &b * b.adjoint();
     let tr: f64 = (0..mt).map(|i| r[(i, i)].re).sum();
     Mat::from_fn(mt, mt, |i, j| r[(i, j)] * (m.scenario.power_budget / tr))
@@ -112,7 +133,10 @@ fn optimum_beats_random_feasible_designs_and_meets_its_constraints() {
         }
         tried += 1;
         let c = m.crb(&r, m.scenario.fim).total;
-        assert!(c >= best * (1.0 - 1e-6), "random design {c} beats the optimum {best}");
+        assert!(
+            c >= best * (1.0 - 1e-6),
+            "random design {c} beats the optimum {best}"
+        );
     }
     assert!(tried > 10, "only {tried} random designs met the rate");
 }
@@ -122,7 +146,10 @@ fn crb_is_monotone_in_power_and_rate() {
     let s = design_settings();
     let mut last = f64::INFINITY;
     for p in [10.0, 20.0, 30.0] {
-        let m = model(scenario_two(), &[("power_dbm", p.into()), ("min_sum_rate", 0.3.into())]);
+        let m = model(
+            scenario_two(),
+            &[("power_dbm", p.into()), ("min_sum_rate", 0.3.into())],
+        );
         let d = minimize_crb(&m, &s).unwrap();
         let c = d.crb.unwrap().total;
         assert!(c < last, "more power must not hurt: {c} at {p} dBm");
@@ -138,7 +165,10 @@ fn crb_is_monotone_in_power_and_rate() {
             continue;
         }
         let c = d.crb.unwrap().total;
-        assert!(c >= prev * (1.0 - 1e-6), "a higher rate threshold cannot lower the CRB");
+        assert!(
+            c >= prev * (1.0 - 1e-6),
+            "a higher rate threshold cannot lower the CRB"
+        );
         prev = c;
     }
 }
@@ -165,7 +195,12 @@ fn tradeoff_curve_equals_independent_solves() {
         }
         assert_eq!(d.status, e.status, "rate {g}");
         if let (Some(a), Some(b)) = (d.crb, e.crb) {
-            assert!(rel(a.total, b.total) < 1e-5, "rate {g}: {} vs {}", a.total, b.total);
+            assert!(
+                rel(a.total, b.total) < 1e-5,
+                "rate {g}: {} vs {}",
+                a.total,
+                b.total
+            );
         }
     }
 }

@@ -23,7 +23,10 @@ fn random_instance(seed: u64, devices: usize, pulse: &str, symbols: usize) -> Ba
             syms.push(toml::Value::Float(rng.gen_range(0.2..1.0)));
         }
     }
-    t.insert("receiver".into(), toml::Value::Array(vec![rx[0].into(), rx[1].into()]));
+    t.insert(
+        "receiver".into(),
+        toml::Value::Array(vec![rx[0].into(), rx[1].into()]),
+    );
     t.insert("devices".into(), toml::Value::Array(pts));
     t.insert("device_symbols".into(), toml::Value::Array(syms));
     t.insert("tx_antennas".into(), 4.into());
@@ -36,7 +39,9 @@ fn random_instance(seed: u64, devices: usize, pulse: &str, symbols: usize) -> Ba
 
 fn random_covariance(mt: usize, seed: u64) -> Mat<C64> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let b = Mat::from_fn(mt, mt, |_, _| C64::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0)));
+    let b = Mat::from_fn(mt, mt, |_, _| {
+        C64::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0))
+    });
     let r = &b * b.adjoint();
     let tr: f64 = (0..mt).map(|i| r[(i, i)].re).sum();
     Mat::from_fn(mt, mt, |i, j| r[(i, j)] * (1.0 / tr))
@@ -75,7 +80,14 @@ fn model_fim_matches_monte_carlo_within_two_percent() {
     let model = random_instance(9, 2, "cosine", 16);
     let r = random_covariance(4, 10);
     let closed = model.fim(&r, FimVariant::Model);
-    let mc = numerical_fim(&model, &r, SymbolExpectation::MonteCarlo { draws: 400, seed: 5 });
+    let mc = numerical_fim(
+        &model,
+        &r,
+        SymbolExpectation::MonteCarlo {
+            draws: 400,
+            seed: 5,
+        },
+    );
     // compare the diagonal and the CRB (off-diagonals of small magnitude are noisy)
     for i in 0..4 {
         let rel = (mc[(i, i)] / closed[(i, i)] - 1.0).abs();
@@ -116,7 +128,13 @@ fn sum_rate_closed_form_matches_the_stacked_determinant() {
     let (mt, mr, n) = (s.tx_array.elements, s.rx_array.elements, s.symbols);
     let r = random_covariance(mt, 22);
     let half = isac::linalg::hermitian_sqrt(&r).unwrap();
-    let x = Mat::from_fn(mt, n, |a, k| if k < mt { half[(a, k)] * (n as f64).sqrt() } else { C64::new(0.0, 0.0) });
+    let x = Mat::from_fn(mt, n, |a, k| {
+        if k < mt {
+            half[(a, k)] * (n as f64).sqrt()
+        } else {
+            C64::new(0.0, 0.0)
+        }
+    });
     let dim = mr * n;
     let sigma2 = s.noise_variance();
     // columns s_l w_l = s_l vec(alpha_l H_l X)

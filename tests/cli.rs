@@ -4,7 +4,10 @@
 use std::process::Command;
 
 fn isac(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isac")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_isac"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -53,14 +56,30 @@ fn with(key: &str, line: &str) -> String {
 fn bad_inputs_exit_2_with_one_line_naming_the_key() {
     let cases = [
         ("missing", with("receiver", ""), "receiver"),
-        ("range", with("reflection", "reflection = 2.0"), "reflection"),
-        ("on-tx", with("devices", "devices = [[0.0, 0.0]]"), "devices"),
-        ("zero-ant", with("tx_antennas", "tx_antennas = 0"), "tx_antennas"),
+        (
+            "range",
+            with("reflection", "reflection = 2.0"),
+            "reflection",
+        ),
+        (
+            "on-tx",
+            with("devices", "devices = [[0.0, 0.0]]"),
+            "devices",
+        ),
+        (
+            "zero-ant",
+            with("tx_antennas", "tx_antennas = 0"),
+            "tx_antennas",
+        ),
         ("neg-power", with("power_dbm", "power_w = -1.0"), "power_w"),
         ("nan", with("noise_dbm", "noise_dbm = nan"), "noise_dbm"),
         ("pulse", with("pulse", "pulse = \"gaussian\""), "pulse"),
         ("system", with("system", "system = \"radar\""), "system"),
-        ("symbols", with("device_symbols", "device_symbols = [0.5, 0.5]"), "device_symbols"),
+        (
+            "symbols",
+            with("device_symbols", "device_symbols = [0.5, 0.5]"),
+            "device_symbols",
+        ),
         ("fim", with("fim", "fim = \"exact\""), "fim"),
     ];
     for (name, body, key) in cases {
@@ -106,7 +125,14 @@ fn json_answer_has_the_documented_shape() {
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["status"], "optimal");
-    for key in ["crb", "crb_delay", "crb_doa", "sum_rate", "power", "solve_seconds"] {
+    for key in [
+        "crb",
+        "crb_delay",
+        "crb_doa",
+        "sum_rate",
+        "power",
+        "solve_seconds",
+    ] {
         assert!(v[key].is_number(), "{key}");
     }
     let crb = v["crb"].as_f64().unwrap();

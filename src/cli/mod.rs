@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 /// Reads and parses a TOML file; any failure is an input error naming the file.
 pub fn read_toml(path: &Path, key: &str) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        IsacError::input(key, format!("cannot read {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| IsacError::input(key, format!("cannot read {}: {e}", path.display())))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let msg = e.to_string().replace('\n', " ");
-        IsacError::input(key, format!("{} is not valid TOML: {}", path.display(), msg.trim()))
+        IsacError::input(
+            key,
+            format!("{} is not valid TOML: {}", path.display(), msg.trim()),
+        )
     })?;
     Ok(table)
 }
@@ -41,7 +43,10 @@ pub fn solve(system: &str, input: &Path, json: bool) -> Result<()> {
         }
         other => Err(IsacError::input(
             "system",
-            format!("unknown system \"{other}\"; allowed: {}", isac::systems::names().join(" | ")),
+            format!(
+                "unknown system \"{other}\"; allowed: {}",
+                isac::systems::names().join(" | ")
+            ),
         )
         .into()),
     }
@@ -52,24 +57,49 @@ fn print_backscatter(
     d: &isac::systems::backscatter::BackscatterDesign,
 ) {
     use isac::systems::backscatter::DesignStatus;
-    println!("backscatter: {} devices, status {}", model.devices(), d.status.as_str());
+    println!(
+        "backscatter: {} devices, status {}",
+        model.devices(),
+        d.status.as_str()
+    );
     if let DesignStatus::Inaccurate(r) = &d.status {
         println!("  reason: {r}");
     }
     if let (Some(c), Some(rate), Some(p)) = (d.crb, d.sum_rate, d.power) {
-        println!("  CRB(rho) = {:.4e}  (delay {:.3e} s^2, DoA {:.4e} rad^2)", c.total, c.delay, c.doa);
-        println!("  sum rate = {rate:.5} bit/s/Hz   power = {:.4} W ({:.2} dBm)", p, isac::input::watts_to_dbm(p));
-        println!("  rank(R_x) = {}   solved in {:.3} s", d.rank.unwrap_or(0), d.solve_seconds);
+        println!(
+            "  CRB(rho) = {:.4e}  (delay {:.3e} s^2, DoA {:.4e} rad^2)",
+            c.total, c.delay, c.doa
+        );
+        println!(
+            "  sum rate = {rate:.5} bit/s/Hz   power = {:.4} W ({:.2} dBm)",
+            p,
+            isac::input::watts_to_dbm(p)
+        );
+        println!(
+            "  rank(R_x) = {}   solved in {:.3} s",
+            d.rank.unwrap_or(0),
+            d.solve_seconds
+        );
     }
 }
 
-pub fn run(file: &Path, output: Option<PathBuf>, quiet: bool, threads: Option<usize>) -> Result<()> {
+pub fn run(
+    file: &Path,
+    output: Option<PathBuf>,
+    quiet: bool,
+    threads: Option<usize>,
+) -> Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| IsacError::input("FILE", format!("cannot read {}: {e}", file.display())))?;
     run_config_text(&text, output, quiet, threads)
 }
 
-fn run_config_text(text: &str, output: Option<PathBuf>, quiet: bool, threads: Option<usize>) -> Result<()> {
+fn run_config_text(
+    text: &str,
+    output: Option<PathBuf>,
+    quiet: bool,
+    threads: Option<usize>,
+) -> Result<()> {
     let config = ExperimentConfig::from_toml_str(text)?;
     let system = isac::systems::find(&config.system).ok_or_else(|| {
         IsacError::input(
@@ -108,7 +138,12 @@ pub fn figures() -> Vec<(&'static str, &'static str)> {
     isac::systems::backscatter::figures::FIGURES.to_vec()
 }
 
-pub fn reproduce(id: &str, output: Option<PathBuf>, quiet: bool, threads: Option<usize>) -> Result<()> {
+pub fn reproduce(
+    id: &str,
+    output: Option<PathBuf>,
+    quiet: bool,
+    threads: Option<usize>,
+) -> Result<()> {
     let all = figures();
     let selected: Vec<_> = if id == "all" {
         all.clone()
@@ -119,7 +154,10 @@ pub fn reproduce(id: &str, output: Option<PathBuf>, quiet: bool, threads: Option
         let ids: Vec<&str> = all.iter().map(|(f, _)| *f).collect();
         return Err(IsacError::input(
             "ID",
-            format!("unknown figure \"{id}\"; allowed: all | {}", ids.join(" | ")),
+            format!(
+                "unknown figure \"{id}\"; allowed: all | {}",
+                ids.join(" | ")
+            ),
         )
         .into());
     }
@@ -146,7 +184,12 @@ pub fn list() -> Result<()> {
     Ok(())
 }
 
-pub fn bench(system: &str, export: Option<PathBuf>, cross_check: Option<PathBuf>, repeat: usize) -> Result<()> {
+pub fn bench(
+    system: &str,
+    export: Option<PathBuf>,
+    cross_check: Option<PathBuf>,
+    repeat: usize,
+) -> Result<()> {
     if system != "backscatter" {
         return Err(IsacError::input(
             "SYSTEM",
@@ -166,11 +209,21 @@ pub fn bench(system: &str, export: Option<PathBuf>, cross_check: Option<PathBuf>
     }
     let b = bench::bench_curve(repeat)?;
     println!("backscatter Scenario II (L = 9, M_t = M_r = 8), 26-point CRB-rate curve, 1 thread, best of {repeat}:");
-    println!("  structured curve (relaxed solve + max-rate solve + {} active points): {:.3} s", b.active_points, b.structured_seconds);
-    println!("  26 independent solves:                                            {:.3} s", b.independent_seconds);
+    println!(
+        "  structured curve (relaxed solve + max-rate solve + {} active points): {:.3} s",
+        b.active_points, b.structured_seconds
+    );
+    println!(
+        "  26 independent solves:                                            {:.3} s",
+        b.independent_seconds
+    );
     if let Some(path) = export {
         write_json(&path, &b.export)?;
-        println!("  exported to {} (run python3 python/backscatter_reference.py {} for the CVXPY ratio)", path.display(), path.display());
+        println!(
+            "  exported to {} (run python3 python/backscatter_reference.py {} for the CVXPY ratio)",
+            path.display(),
+            path.display()
+        );
     }
     Ok(())
 }
@@ -178,7 +231,8 @@ pub fn bench(system: &str, export: Option<PathBuf>, cross_check: Option<PathBuf>
 fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| IsacError::io(dir.display().to_string(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| IsacError::io(dir.display().to_string(), e))?;
         }
     }
     std::fs::write(path, serde_json::to_string_pretty(v)?)

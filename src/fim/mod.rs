@@ -59,7 +59,11 @@ pub fn continuous_time_fim(
         mean_derivatives(t, &mut out);
         for a in 0..parameters {
             for b in a..parameters {
-                let re: f64 = out[a].iter().zip(&out[b]).map(|(x, y)| (x.conj() * y).re).sum();
+                let re: f64 = out[a]
+                    .iter()
+                    .zip(&out[b])
+                    .map(|(x, y)| (x.conj() * y).re)
+                    .sum();
                 j[(a, b)] += w * re;
             }
         }
@@ -203,7 +207,17 @@ mod tests {
         // rescaling a parameter by s scales its CRB by s^2
         let j = random_spd(3, 7);
         let s = 1e-9;
-        let g = Mat::from_fn(3, 3, |a, b| if a == b { if a == 0 { s } else { 1.0 } } else { 0.0 });
+        let g = Mat::from_fn(3, 3, |a, b| {
+            if a == b {
+                if a == 0 {
+                    s
+                } else {
+                    1.0
+                }
+            } else {
+                0.0
+            }
+        });
         let j2 = reparametrize(&j, &g); // theta_0 = s * eta_0
         let c1 = crb_matrix(&j).unwrap();
         let c2 = crb_matrix(&j2).unwrap();

@@ -100,7 +100,10 @@ mod tests {
     fn broadside_is_all_ones_and_signs_conjugate() {
         let p = Ula::new(5, 0.5, PhaseSign::Positive);
         let n = Ula::new(5, 0.5, PhaseSign::Negative);
-        assert!(p.steering(0.0).iter().all(|z| (z - C64::new(1.0, 0.0)).norm() < 1e-15));
+        assert!(p
+            .steering(0.0)
+            .iter()
+            .all(|z| (z - C64::new(1.0, 0.0)).norm() < 1e-15));
         for (a, b) in p.steering(0.4).iter().zip(n.steering(0.4)) {
             assert!((a.conj() - b).norm() < 1e-15);
         }

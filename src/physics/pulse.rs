@@ -93,7 +93,11 @@ impl Pulse {
             Pulse::Cosine => 2f64.sqrt() * (0.5 * PI * u).cos(),
             Pulse::Sinc => {
                 let x = PI * u;
-                let s = if x.abs() < 1e-8 { 1.0 - x * x / 6.0 } else { x.sin() / x };
+                let s = if x.abs() < 1e-8 {
+                    1.0 - x * x / 6.0
+                } else {
+                    x.sin() / x
+                };
                 Self::sinc_amplitude() * s
             }
             Pulse::Triangular => 3f64.sqrt() * (1.0 - u),
@@ -126,7 +130,12 @@ impl Pulse {
     pub fn moments(self, dt: f64) -> PulseMoments {
         let energy = integrate(|t| self.value(t, dt).powi(2), 0.0, dt, PANELS);
         let d2 = integrate(|t| self.derivative(t, dt).powi(2), 0.0, dt, PANELS);
-        let cross = integrate(|t| self.derivative(t, dt) * self.value(t, dt), 0.0, dt, PANELS);
+        let cross = integrate(
+            |t| self.derivative(t, dt) * self.value(t, dt),
+            0.0,
+            dt,
+            PANELS,
+        );
         PulseMoments {
             energy,
             mean_square_bandwidth: d2 / energy,
@@ -227,7 +236,10 @@ mod tests {
                 n.mean_square_bandwidth,
                 c.mean_square_bandwidth
             );
-            assert!((n.derivative_cross - c.derivative_cross).abs() < 1e-10, "{p:?} cross");
+            assert!(
+                (n.derivative_cross - c.derivative_cross).abs() < 1e-10,
+                "{p:?} cross"
+            );
         }
     }
 

@@ -2,7 +2,9 @@
 //! JSON format read by `python/backscatter_reference.py` (independent numpy model and
 //! CVXPY + Clarabel solve).
 
-use super::design::{design_settings, max_sum_rate, minimize_crb, tradeoff_curve, BackscatterDesign};
+use super::design::{
+    design_settings, max_sum_rate, minimize_crb, tradeoff_curve, BackscatterDesign,
+};
 use super::scenario::{scenario_two, with_scenario_defaults};
 use super::{design_json, BackscatterModel, BackscatterScenario};
 use crate::error::Result;
@@ -17,7 +19,12 @@ pub fn curve_thresholds() -> Vec<f64> {
 }
 
 /// One exported instance: its full input table and our answer.
-fn export_item(name: &str, table: &toml::Table, model: &BackscatterModel, d: &BackscatterDesign) -> Value {
+fn export_item(
+    name: &str,
+    table: &toml::Table,
+    model: &BackscatterModel,
+    d: &BackscatterDesign,
+) -> Value {
     let mut isac = design_json(model, d);
     if let Value::Object(m) = &mut isac {
         m.insert("seconds".into(), json!(d.solve_seconds));
@@ -71,7 +78,10 @@ pub fn bench_curve(repeat: usize) -> Result<CurveBench> {
     }
     let relaxed = designs.first().and_then(|d| d.sum_rate).unwrap_or(0.0);
     let cmax = max_sum_rate(&model, &settings)?.unwrap_or(0.0);
-    let active_points = rates.iter().filter(|&&g| g > relaxed && g <= cmax * (1.0 + 1e-6)).count();
+    let active_points = rates
+        .iter()
+        .filter(|&&g| g > relaxed && g <= cmax * (1.0 + 1e-6))
+        .count();
     let items: Vec<Value> = rates
         .iter()
         .zip(&designs)
@@ -113,23 +123,35 @@ pub fn cross_check_instances(count: usize, seed: u64) -> Result<Value> {
             let phi = (p[1] - rx[1]).atan2(p[0] - rx[0]);
             if phi.cos().abs() > 0.2 && (p[0].hypot(p[1]) > 0.2) {
                 devs.push(toml::Value::Array(vec![p[0].into(), p[1].into()]));
-                syms.push(toml::Value::Float(super::scenario::ALPHABET[rng.gen_range(1..9)]));
+                syms.push(toml::Value::Float(
+                    super::scenario::ALPHABET[rng.gen_range(1..9)],
+                ));
             }
         }
-        t.insert("receiver".into(), toml::Value::Array(vec![rx[0].into(), rx[1].into()]));
+        t.insert(
+            "receiver".into(),
+            toml::Value::Array(vec![rx[0].into(), rx[1].into()]),
+        );
         t.insert("devices".into(), toml::Value::Array(devs));
         t.insert("device_symbols".into(), toml::Value::Array(syms));
         t.insert("tx_antennas".into(), (rng.gen_range(2..7) as i64).into());
         t.insert("rx_antennas".into(), (rng.gen_range(2..7) as i64).into());
         t.insert("pulse".into(), pulses[i % 3].into());
         t.insert("power_dbm".into(), rng.gen_range(10.0..30.0).into());
-        t.insert("fim".into(), if i % 5 == 4 { "paper" } else { "model" }.into());
+        t.insert(
+            "fim".into(),
+            if i % 5 == 4 { "paper" } else { "model" }.into(),
+        );
         let model0 = BackscatterModel::new(BackscatterScenario::from_table(&t)?);
         let relaxed = minimize_crb(&model0, &settings)?.sum_rate.unwrap_or(0.0);
         let cmax = max_sum_rate(&model0, &settings)?.unwrap_or(relaxed);
         // (for one device the matched beam maximises both, so there is no active part)
         let has_active_part = cmax > relaxed * (1.0 + 1e-3);
-        let case = if has_active_part { i % 3 } else { [0, 0, 2][i % 3] };
+        let case = if has_active_part {
+            i % 3
+        } else {
+            [0, 0, 2][i % 3]
+        };
         let gamma = match case {
             0 => 0.5 * relaxed,
             1 => relaxed + rng.gen_range(0.2..0.8) * (cmax - relaxed),

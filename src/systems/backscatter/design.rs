@@ -121,22 +121,33 @@ fn reduce(model: &BackscatterModel, variant: FimVariant) -> Reduced {
     // D from the FIM at R = B (I/r) B^H with unit power
     let r = keep.len() as f64;
     let iso = Mat::from_fn(mt, mt, |a, b| {
-        (0..keep.len()).map(|k| basis[(a, k)] * basis[(b, k)].conj()).sum::<C64>() * (1.0 / r)
+        (0..keep.len())
+            .map(|k| basis[(a, k)] * basis[(b, k)].conj())
+            .sum::<C64>()
+            * (1.0 / r)
     });
     let j = model.fim(&iso, variant);
-    let d = (0..2 * l).map(|i| 1.0 / j[(i, i)].max(f64::MIN_POSITIVE).sqrt()).collect();
+    let d = (0..2 * l)
+        .map(|i| 1.0 / j[(i, i)].max(f64::MIN_POSITIVE).sqrt())
+        .collect();
     Reduced { c, basis, d }
 }
 
 /// Builds the affine Gram entries `G~[q][p] = (C Z C^H)[q,p]` (unit power).
-fn gram_entries(problem: &mut Problem, red: &Reduced) -> Result<(crate::conic::HermitianVar, Vec<Vec<ComplexAffine>>)> {
+fn gram_entries(
+    problem: &mut Problem,
+    red: &Reduced,
+) -> Result<(crate::conic::HermitianVar, Vec<Vec<ComplexAffine>>)> {
     let z = problem.psd_hermitian(red.c.ncols());
     let g = z.congruence(&red.c)?;
     Ok((z, g))
 }
 
 /// Solves (33)-(35) for the model's scenario with its FIM variant and formulation.
-pub fn minimize_crb(model: &BackscatterModel, settings: &SolverSettings) -> Result<BackscatterDesign> {
+pub fn minimize_crb(
+    model: &BackscatterModel,
+    settings: &SolverSettings,
+) -> Result<BackscatterDesign> {
     let started = Instant::now();
     let s = &model.scenario;
     let variant = s.fim;
@@ -254,7 +265,10 @@ pub fn minimize_crb(model: &BackscatterModel, settings: &SolverSettings) -> Resu
         // rate; the max-rate problem (well conditioned) settles it.
         if let Some(cmax) = max_sum_rate(model, settings)? {
             if s.min_sum_rate > cmax * (1.0 + 1e-6) {
-                return Ok(infeasible_design(sol.iterations, started.elapsed().as_secs_f64()));
+                return Ok(infeasible_design(
+                    sol.iterations,
+                    started.elapsed().as_secs_f64(),
+                ));
             }
         }
     }
@@ -274,7 +288,10 @@ pub fn minimize_crb(model: &BackscatterModel, settings: &SolverSettings) -> Resu
     }
     let rate = design.sum_rate.unwrap_or(f64::NAN);
     if s.min_sum_rate > 0.0 && !(rate >= s.min_sum_rate * (1.0 - 1e-6)) {
-        problems.push(format!("sum rate {rate} below the threshold {}", s.min_sum_rate));
+        problems.push(format!(
+            "sum rate {rate} below the threshold {}",
+            s.min_sum_rate
+        ));
     }
     design.status = if problems.is_empty() {
         DesignStatus::Optimal
@@ -315,7 +332,10 @@ fn scaled_rate_matrix(
     let r = red.c.ncols() as f64;
     let diag_max = (0..l)
         .map(|i| {
-            let gii: f64 = (0..red.c.ncols()).map(|a| red.c[(i, a)].norm_sqr()).sum::<f64>() / r;
+            let gii: f64 = (0..red.c.ncols())
+                .map(|a| red.c[(i, a)].norm_sqr())
+                .sum::<f64>()
+                / r;
             p0 * coef[i][i].re * gii
         })
         .fold(0.0, f64::max);
@@ -326,7 +346,7 @@ fn scaled_rate_matrix(
                 .map(|j| {
                     let mut e = g[j][i].scaled_complex(coef[i][j] * (p0 / k));
                     if i == j {
-                        e = e + ComplexAffine::constant(C64::new(1.0 / k, 0.0));
+                        e.re.add_scaled(1.0 / k, &Affine::constant(1.0));
                     }
                     e
                 })
@@ -339,11 +359,17 @@ fn scaled_rate_matrix(
 fn lift(basis: &Mat<C64>, z: &Mat<C64>, p0: f64) -> Mat<C64> {
     let bz = basis * z;
     let r = &bz * basis.adjoint();
-    Mat::from_fn(r.nrows(), r.ncols(), |i, j| (r[(i, j)] + r[(j, i)].conj()) * (0.5 * p0))
+    Mat::from_fn(r.nrows(), r.ncols(), |i, j| {
+        (r[(i, j)] + r[(j, i)].conj()) * (0.5 * p0)
+    })
 }
 
 /// Metrics of a given covariance, from the closed forms.
-pub fn evaluate(model: &BackscatterModel, covariance: Mat<C64>, variant: FimVariant) -> BackscatterDesign {
+pub fn evaluate(
+    model: &BackscatterModel,
+    covariance: Mat<C64>,
+    variant: FimVariant,
+) -> BackscatterDesign {
     let fim = model.fim(&covariance, variant);
     let crb = super::model::crb_of_fim(&fim, model.devices());
     let rank = crate::linalg::hermitian_rank(&covariance, 1e-6);
@@ -376,7 +402,11 @@ pub fn max_sum_rate(model: &BackscatterModel, settings: &SolverSettings) -> Resu
     if !matches!(sol.status, Status::Optimal | Status::Inaccurate { .. }) {
         return Ok(None);
     }
-    let cov = lift(&red.basis, &sol.hermitian_value(&z), model.scenario.power_budget);
+    let cov = lift(
+        &red.basis,
+        &sol.hermitian_value(&z),
+        model.scenario.power_budget,
+    );
     Ok(Some(model.sum_rate(&cov)))
 }
 
@@ -400,7 +430,11 @@ pub fn tradeoff_curve(
     let relaxed = minimize_crb(&relaxed_model, settings)?;
     let relaxed_rate = relaxed.sum_rate.unwrap_or(f64::NAN);
     let needs_max = thresholds.iter().any(|&g| !(g <= relaxed_rate));
-    let max_rate = if needs_max { max_sum_rate(model, settings)? } else { None };
+    let max_rate = if needs_max {
+        max_sum_rate(model, settings)?
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(thresholds.len());
     for &gamma in thresholds {
         if relaxed.status == DesignStatus::Optimal && gamma <= relaxed_rate {

@@ -5,10 +5,28 @@
 
 /// `(id, config TOML)` of every reproducible figure of this system.
 pub const FIGURES: &[(&str, &str)] = &[
-    ("backscatter-fig5a", include_str!("../../../configs/backscatter/fig5a.toml")),
-    ("backscatter-fig5b", include_str!("../../../configs/backscatter/fig5b.toml")),
-    ("backscatter-fig6", include_str!("../../../configs/backscatter/fig6.toml")),
-    ("backscatter-fig7", include_str!("../../../configs/backscatter/fig7.toml")),
-    ("backscatter-fig8", include_str!("../../../configs/backscatter/fig8.toml")),
-    ("backscatter-fig9", include_str!("../../../configs/backscatter/fig9.toml")),
+    (
+        "backscatter-fig5a",
+        include_str!("../../../configs/backscatter/fig5a.toml"),
+    ),
+    (
+        "backscatter-fig5b",
+        include_str!("../../../configs/backscatter/fig5b.toml"),
+    ),
+    (
+        "backscatter-fig6",
+        include_str!("../../../configs/backscatter/fig6.toml"),
+    ),
+    (
+        "backscatter-fig7",
+        include_str!("../../../configs/backscatter/fig7.toml"),
+    ),
+    (
+        "backscatter-fig8",
+        include_str!("../../../configs/backscatter/fig8.toml"),
+    ),
+    (
+        "backscatter-fig9",
+        include_str!("../../../configs/backscatter/fig9.toml"),
+    ),
 ];

@@ -33,7 +33,11 @@ pub fn locate(
     phi: f64,
 ) -> Option<DeviceFix> {
     let d0 = distance(transmitter, receiver);
-    let beta = if d0 > 0.0 { angle(transmitter, receiver) } else { 0.0 };
+    let beta = if d0 > 0.0 {
+        angle(transmitter, receiver)
+    } else {
+        0.0
+    };
     let big_d = SPEED_OF_LIGHT * (tau - response_delay);
     let denom = 2.0 * (d0 * (phi - beta).cos() + big_d);
     let rx_distance = (big_d * big_d - d0 * d0) / denom;
@@ -59,7 +63,8 @@ pub fn position_jacobian(
 ) -> Option<Mat<f64>> {
     let ht = 1e-6 * tau.abs().max(1e-12);
     let hp = 1e-7;
-    let f = |t: f64, p: f64| locate(transmitter, receiver, response_delay, t, p).map(|d| d.position);
+    let f =
+        |t: f64, p: f64| locate(transmitter, receiver, response_delay, t, p).map(|d| d.position);
     let (tp, tm) = (f(tau + ht, phi)?, f(tau - ht, phi)?);
     let (pp, pm) = (f(tau, phi + hp)?, f(tau, phi - hp)?);
     Some(Mat::from_fn(2, 2, |r, c| {
@@ -106,7 +111,8 @@ mod tests {
         let beta_printed = ((rx[1] - tx[1]) / (rx[0] - tx[0])).atan();
         let d0 = distance(tx, rx);
         let big_d = SPEED_OF_LIGHT * tau;
-        let d_printed = (big_d * big_d - d0 * d0) / (2.0 * (d0 * (phi - beta_printed).cos() + big_d));
+        let d_printed =
+            (big_d * big_d - d0 * d0) / (2.0 * (d0 * (phi - beta_printed).cos() + big_d));
         assert!((d_printed - distance(rx, dev)).abs() > 0.1);
     }
 }

@@ -52,7 +52,10 @@ pub fn metrics(model: &BackscatterModel, d: &BackscatterDesign) -> Metrics {
     m.insert("crb_doa".into(), num(d.crb.map(|c| c.doa)));
     m.insert("sum_rate".into(), num(d.sum_rate));
     m.insert("power".into(), num(d.power));
-    m.insert("rank".into(), d.rank.map(|r| json!(r)).unwrap_or(Value::Null));
+    m.insert(
+        "rank".into(),
+        d.rank.map(|r| json!(r)).unwrap_or(Value::Null),
+    );
     m.insert("solver_iterations".into(), json!(d.solver_iterations));
     m.insert("solve_seconds".into(), json!(d.solve_seconds));
     m.insert("devices".into(), json!(model.devices()));
@@ -75,7 +78,9 @@ pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
     m.insert("tx_covariance".into(), cov.unwrap_or(Value::Null));
     let fim = d.fim.as_ref().map(|j| {
         let n = j.nrows();
-        json!((0..n).map(|a| (0..n).map(|b| j[(a, b)]).collect::<Vec<_>>()).collect::<Vec<_>>())
+        json!((0..n)
+            .map(|a| (0..n).map(|b| j[(a, b)]).collect::<Vec<_>>())
+            .collect::<Vec<_>>())
     });
     m.insert("fim".into(), fim.unwrap_or(Value::Null));
     m.insert("solver_crb".into(), num(d.solver_crb));
@@ -88,7 +93,11 @@ pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
     );
     m.insert(
         "devices_doa_deg".into(),
-        json!(model.links.iter().map(|l| l.doa.to_degrees()).collect::<Vec<_>>()),
+        json!(model
+            .links
+            .iter()
+            .map(|l| l.doa.to_degrees())
+            .collect::<Vec<_>>()),
     );
     m.insert(
         "devices_delay_s".into(),

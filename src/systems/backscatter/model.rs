@@ -186,10 +186,7 @@ impl BackscatterModel {
             }
             upper.push(row);
         }
-        GramMatrixForm {
-            size: 2 * l,
-            upper,
-        }
+        GramMatrixForm { size: 2 * l, upper }
     }
 
     /// Proposition 3.2 as printed, mapped to (tau, phi) in seconds and radians: the
@@ -218,10 +215,7 @@ impl BackscatterModel {
             // (23): eps_g xi h_l, h_l = (sum m^2) G[l,l]; times kappa^2
             upper[l + d][0].terms = c(m.energy * xi * sum_m2 * lk.kappa * lk.kappa);
         }
-        GramMatrixForm {
-            size: 2 * l,
-            upper,
-        }
+        GramMatrixForm { size: 2 * l, upper }
     }
 
     /// The FIM at a transmit covariance `R` (W).
@@ -265,7 +259,14 @@ impl BackscatterModel {
     pub fn sum_rate(&self, covariance: &Mat<C64>) -> f64 {
         let m = self.rate_matrix(covariance);
         let l = self.devices();
-        let a = Mat::from_fn(l, l, |i, j| m[(i, j)] + if i == j { C64::new(1.0, 0.0) } else { C64::new(0.0, 0.0) });
+        let a = Mat::from_fn(l, l, |i, j| {
+            m[(i, j)]
+                + if i == j {
+                    C64::new(1.0, 0.0)
+                } else {
+                    C64::new(0.0, 0.0)
+                }
+        });
         log2_det_hermitian_pd(&a) / self.scenario.symbols as f64
     }
 

@@ -125,34 +125,30 @@ fn realization_fim(
         .map(|lk| {
             let ap = s.rx_array.steering(lk.doa + h_phi);
             let am = s.rx_array.steering(lk.doa - h_phi);
-            ap.iter().zip(&am).map(|(p, m)| (p - m) / (2.0 * h_phi)).collect()
+            ap.iter()
+                .zip(&am)
+                .map(|(p, m)| (p - m) / (2.0 * h_phi))
+                .collect()
         })
         .collect();
     let h_tau = 1e-6 * dt;
-    continuous_time_fim(
-        2 * l,
-        mr,
-        &nodes,
-        s.noise_variance(),
-        dt,
-        |t, out| {
-            for (d, lk) in model.links.iter().enumerate() {
-                let mut x_d = C64::new(0.0, 0.0); // a_t^T x(t - tau)
-                let mut dx_d = C64::new(0.0, 0.0); // d/dtau of it
-                for (n, p) in proj[d].iter().enumerate().take(n_hi).skip(n_lo) {
-                    let u = t - lk.delay - n as f64 * dt;
-                    if u > 0.0 && u < dt {
-                        x_d += p * pulse.formula(u, dt);
-                        let fd = (pulse.formula(u - h_tau, dt) - pulse.formula(u + h_tau, dt))
-                            / (2.0 * h_tau);
-                        dx_d += p * fd;
-                    }
-                }
-                for m in 0..mr {
-                    out[d][m] = lk.rx_steering[m] * dx_d * lk.amplitude;
-                    out[l + d][m] = rx_fd[d][m] * x_d * lk.amplitude;
+    continuous_time_fim(2 * l, mr, &nodes, s.noise_variance(), dt, |t, out| {
+        for (d, lk) in model.links.iter().enumerate() {
+            let mut x_d = C64::new(0.0, 0.0); // a_t^T x(t - tau)
+            let mut dx_d = C64::new(0.0, 0.0); // d/dtau of it
+            for (n, p) in proj[d].iter().enumerate().take(n_hi).skip(n_lo) {
+                let u = t - lk.delay - n as f64 * dt;
+                if u > 0.0 && u < dt {
+                    x_d += p * pulse.formula(u, dt);
+                    let fd = (pulse.formula(u - h_tau, dt) - pulse.formula(u + h_tau, dt))
+                        / (2.0 * h_tau);
+                    dx_d += p * fd;
                 }
             }
-        },
-    )
+            for m in 0..mr {
+                out[d][m] = lk.rx_steering[m] * dx_d * lk.amplitude;
+                out[l + d][m] = rx_fd[d][m] * x_d * lk.amplitude;
+            }
+        }
+    })
 }

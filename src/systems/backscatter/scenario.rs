@@ -67,17 +67,40 @@ pub struct BackscatterScenario {
 
 /// Keys this system reads (the TOML may hold more).
 pub const KEYS: &[&str] = &[
-    "system", "scenario", "transmitter", "receiver", "devices", "device_symbols", "tx_antennas",
-    "rx_antennas", "antenna_spacing", "symbol_duration", "symbols", "pulse", "reflection",
-    "ref_path_loss_db", "path_loss_exponent", "noise_dbm", "clutter_dbm", "power_dbm",
-    "min_sum_rate", "fim", "formulation", "response_delay", "power_w", "seed",
+    "system",
+    "scenario",
+    "transmitter",
+    "receiver",
+    "devices",
+    "device_symbols",
+    "tx_antennas",
+    "rx_antennas",
+    "antenna_spacing",
+    "symbol_duration",
+    "symbols",
+    "pulse",
+    "reflection",
+    "ref_path_loss_db",
+    "path_loss_exponent",
+    "noise_dbm",
+    "clutter_dbm",
+    "power_dbm",
+    "min_sum_rate",
+    "fim",
+    "formulation",
+    "response_delay",
+    "power_w",
+    "seed",
 ];
 
 /// Scenario I of Section V: one device at (1.5, -0.5) m.
 pub fn scenario_one() -> Table {
     let mut t = common_defaults();
     t.insert("devices".into(), points_value(&[[1.5, -0.5]]));
-    t.insert("device_symbols".into(), toml::Value::Array(vec![0.5.into()]));
+    t.insert(
+        "device_symbols".into(),
+        toml::Value::Array(vec![0.5.into()]),
+    );
     t
 }
 
@@ -177,14 +200,20 @@ impl BackscatterScenario {
         let i = Input::new(&table);
         if let Some(sys) = table.get("system") {
             if sys.as_str() != Some("backscatter") {
-                return Err(IsacError::input("system", "must be \"backscatter\" for this solver"));
+                return Err(IsacError::input(
+                    "system",
+                    "must be \"backscatter\" for this solver",
+                ));
             }
         }
         let transmitter = i.point("transmitter")?;
         let receiver = i.point("receiver")?;
         let devices = i.points("devices")?;
         if devices.is_empty() || devices.len() > 64 {
-            return Err(IsacError::input("devices", "must list between 1 and 64 device positions"));
+            return Err(IsacError::input(
+                "devices",
+                "must list between 1 and 64 device positions",
+            ));
         }
         let device_symbols = i.f64_list("device_symbols")?;
         if device_symbols.len() != devices.len() {
@@ -196,7 +225,9 @@ impl BackscatterScenario {
         if let Some(s) = device_symbols.iter().find(|s| !(**s > 0.0 && **s <= 1.0)) {
             return Err(IsacError::input(
                 "device_symbols",
-                format!("every s_l must be in (0, 1] (s_l = 0 reflects nothing: infinite CRB), got {s}"),
+                format!(
+                    "every s_l must be in (0, 1] (s_l = 0 reflects nothing: infinite CRB), got {s}"
+                ),
             ));
         }
         let tx_antennas = i.usize_in("tx_antennas", 1, 1024)?;
@@ -214,7 +245,10 @@ impl BackscatterScenario {
         // the budget in dBm (`power_dbm`) or, alternatively, in watts (`power_w`)
         let power_budget = match (i.has("power_dbm"), i.has("power_w")) {
             (true, true) => {
-                return Err(IsacError::input("power_w", "give either power_dbm or power_w, not both"))
+                return Err(IsacError::input(
+                    "power_w",
+                    "give either power_dbm or power_w, not both",
+                ))
             }
             (false, true) => i.positive("power_w")?,
             _ => dbm_to_watts(i.f64_in("power_dbm", -100.0, 100.0)?),
@@ -226,11 +260,13 @@ impl BackscatterScenario {
             _ => FimVariant::Model,
         };
         let default_form = "trace-inverse";
-        let formulation =
-            match i.choice_or("formulation", &["trace-inverse", "fp-schur"], default_form)?.as_str() {
-                "fp-schur" => Formulation::FpSchur,
-                _ => Formulation::TraceInverse,
-            };
+        let formulation = match i
+            .choice_or("formulation", &["trace-inverse", "fp-schur"], default_form)?
+            .as_str()
+        {
+            "fp-schur" => Formulation::FpSchur,
+            _ => Formulation::TraceInverse,
+        };
         if formulation == Formulation::FpSchur && fim == FimVariant::Model {
             return Err(IsacError::input(
                 "formulation",
@@ -316,7 +352,11 @@ mod tests {
             ("pulse", "gauss".into(), "pulse"),
             ("devices", points_value(&[[0.0, 0.0]]), "devices"),
             ("devices", points_value(&[[2.0, 0.5]]), "devices"),
-            ("device_symbols", toml::Value::Array(vec![0.0.into()]), "device_symbols"),
+            (
+                "device_symbols",
+                toml::Value::Array(vec![0.0.into()]),
+                "device_symbols",
+            ),
             ("fim", "exact".into(), "fim"),
             ("symbol_duration", (-1.0).into(), "symbol_duration"),
         ];
