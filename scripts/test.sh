@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, Rust tests (release build: the SDP
-# tests solve real instances), clippy, and the independent CVXPY cross-check.
+# The whole test suite: install what is missing, the Rust tests (the dev profile is
+# optimised: the SDP tests solve real instances), clippy, and the independent
+# numpy + CVXPY cross-check of the backscatter design on random instances.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-cargo test --release --quiet
-cargo build --release --quiet
+cargo test --quiet
+cargo clippy --quiet --all-targets -- -D warnings
+cargo build --quiet
+mkdir -p out
 python3 python/backscatter_reference.py --self-test
-target/release/isac bench backscatter --cross-check out/crosscheck.json --repeat 1
+target/debug/isac bench backscatter --cross-check out/crosscheck.json
 python3 python/backscatter_reference.py out/crosscheck.json
+echo "all tests passed"

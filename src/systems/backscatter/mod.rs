@@ -91,6 +91,8 @@ pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
             FimVariant::Paper => "paper",
         }),
     );
+    m.insert("device_positions".into(), json!(model.scenario.devices));
+    m.insert("device_symbols".into(), json!(model.scenario.device_symbols));
     m.insert(
         "devices_doa_deg".into(),
         json!(model
