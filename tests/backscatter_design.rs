@@ -204,3 +204,27 @@ fn tradeoff_curve_equals_independent_solves() {
         }
     }
 }
+
+#[test]
+fn experiment_solver_reuses_curve_ends_exactly() {
+    use isac::experiment::InstanceSolver;
+    use isac::systems::backscatter::BackscatterSystem;
+    let m = model(scenario_two(), &[]);
+    let s = design_settings();
+    let cmax = max_sum_rate(&m, &s).unwrap().unwrap();
+    for g in [0.0, 0.5, 0.99, 1.01 * cmax] {
+        let mut t = scenario_two();
+        t.insert("min_sum_rate".into(), g.into());
+        let row = BackscatterSystem.solve_instance(&t).unwrap();
+        let mut single = m.clone();
+        single.scenario.min_sum_rate = g;
+        let e = minimize_crb(&single, &s).unwrap();
+        if row["status"] == "infeasible" {
+            assert_ne!(e.status, DesignStatus::Optimal, "rate {g}");
+            continue;
+        }
+        assert_eq!(row["status"], e.status.as_str(), "rate {g}");
+        let crb = row["crb"].as_f64().unwrap();
+        assert!(rel(crb, e.crb.unwrap().total) < 1e-5, "rate {g}");
+    }
+}
