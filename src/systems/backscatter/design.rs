@@ -182,30 +182,40 @@ pub fn minimize_crb(
 
     let objective = match s.formulation {
         Formulation::TraceInverse => {
-            // V symmetric free; [[J~, I], [I, V]] >= 0
-            let mut v = vec![vec![Affine::zero(); n]; n];
-            for i in 0..n {
-                for j in i..n {
-                    let x = prob.scalar();
-                    v[i][j] = x.clone();
-                    v[j][i] = x;
-                }
-            }
-            let big: AffineMatrix = (0..2 * n)
-                .map(|i| {
-                    (0..2 * n)
-                        .map(|j| match (i < n, j < n) {
-                            (true, true) => jt[i][j].clone(),
-                            (false, false) => v[i - n][j - n].clone(),
-                            _ => Affine::constant(if i % n == j % n { 1.0 } else { 0.0 }),
-                        })
-                        .collect()
-                })
-                .collect();
-            prob.lmi_symmetric(big)?;
+            // tr(W J~^{-1}) = sum over the parameter groups (delays, DoAs) of
+            // tr(W_b E_b^T J~^{-1} E_b), each bounded by tr(W_b V_b) through
+            // [[J~, E_b], [E_b^T, V_b]] >= 0 (Schur complement: V_b >= E_b^T J~^{-1} E_b).
+            // Two LMIs of size 3L instead of one of size 4L: Clarabel's cost grows with the
+            // cube of each PSD block, so this is cheaper for the same optimum.
             let mut obj = Affine::zero();
-            for i in 0..n {
-                obj.add_scaled(weights[i] / wmax, &v[i][i]);
+            for group in [0..l, l..n] {
+                let idx: Vec<usize> = group.collect();
+                let m = idx.len();
+                let mut v = vec![vec![Affine::zero(); m]; m];
+                for a in 0..m {
+                    for b in a..m {
+                        let x = prob.scalar();
+                        v[a][b] = x.clone();
+                        v[b][a] = x;
+                    }
+                }
+                let size = n + m;
+                let block: AffineMatrix = (0..size)
+                    .map(|i| {
+                        (0..size)
+                            .map(|j| match (i < n, j < n) {
+                                (true, true) => jt[i][j].clone(),
+                                (false, false) => v[i - n][j - n].clone(),
+                                (true, false) => Affine::constant(if idx[j - n] == i { 1.0 } else { 0.0 }),
+                                (false, true) => Affine::constant(if idx[i - n] == j { 1.0 } else { 0.0 }),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                prob.lmi_symmetric(block)?;
+                for (a, &i) in idx.iter().enumerate() {
+                    obj.add_scaled(weights[i] / wmax, &v[a][a]);
+                }
             }
             obj
         }
