@@ -87,12 +87,11 @@ fn axis_range(vals: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
         return if log { (1.0, 10.0) } else { (0.0, 1.0) };
     }
     if log {
-        if hi / lo < 1.0 + 1e-9 {
-            (lo / 2.0, hi * 2.0)
-        } else {
-            let f = (hi / lo).powf(0.04);
-            (lo / f, hi * f)
-        }
+        // Extend to whole decades: plotters labels a log axis at its decades (and their
+        // multiples), so a range inside one decade would get no labels at all.
+        let lo = 10f64.powf((lo.log10() - 1e-9).floor());
+        let hi = 10f64.powf((hi.log10() + 1e-9).ceil());
+        (lo, hi)
     } else if hi - lo <= 1e-12 * hi.abs().max(lo.abs()).max(1e-300) {
         let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
         (lo - d, hi + d)
