@@ -14,6 +14,7 @@ pub mod error;
 pub mod experiment;
 pub mod fim;
 pub mod input;
+pub mod iterate;
 pub mod linalg;
 pub mod physics;
 pub mod systems;

@@ -206,8 +206,12 @@ pub fn minimize_crb(
                             .map(|j| match (i < n, j < n) {
                                 (true, true) => jt[i][j].clone(),
                                 (false, false) => v[i - n][j - n].clone(),
-                                (true, false) => Affine::constant(if idx[j - n] == i { 1.0 } else { 0.0 }),
-                                (false, true) => Affine::constant(if idx[i - n] == j { 1.0 } else { 0.0 }),
+                                (true, false) => {
+                                    Affine::constant(if idx[j - n] == i { 1.0 } else { 0.0 })
+                                }
+                                (false, true) => {
+                                    Affine::constant(if idx[i - n] == j { 1.0 } else { 0.0 })
+                                }
                             })
                             .collect()
                     })
