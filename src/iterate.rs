@@ -231,7 +231,10 @@ mod tests {
     impl IterativeAlgorithm for Zigzag {
         type State = usize;
         fn step(&mut self, s: &usize, k: usize) -> Result<Step<usize>> {
-            Ok(Step::new(s + 1, if k.is_multiple_of(2) { 1.0 } else { 2.0 }))
+            Ok(Step::new(
+                s + 1,
+                if k.is_multiple_of(2) { 1.0 } else { 2.0 },
+            ))
         }
     }
 

@@ -163,3 +163,32 @@ fn sum_rate_closed_form_matches_the_stacked_determinant() {
     let closed = model.sum_rate(&r);
     assert!((direct / closed - 1.0).abs() < 1e-9, "{direct} vs {closed}");
 }
+
+#[test]
+fn position_crb_matches_the_position_domain_fim() {
+    // Independent route: reparametrise one device's (tau, phi) FIM to (x, y) with the
+    // analytic geometry gradients, G = d(tau, phi)/d(x, y), and invert; compare with the
+    // localisation-Jacobian mapping of the CRB that the JSON reports.
+    use isac::physics::geometry::{angle_gradient, distance_gradient};
+    let model = random_instance(31, 1, "cosine", 3);
+    let r = random_covariance(4, 32);
+    let j = model.fim(&r, FimVariant::Model);
+    let s = &model.scenario;
+    let dev = s.devices[0];
+    let c = isac::physics::SPEED_OF_LIGHT;
+    let (gt, gr, ga) = (
+        distance_gradient(dev, s.transmitter),
+        distance_gradient(dev, s.receiver),
+        angle_gradient(dev, s.receiver),
+    );
+    let g = Mat::from_fn(
+        2,
+        2,
+        |a, b| if a == 0 { (gt[b] + gr[b]) / c } else { ga[b] },
+    );
+    let jpos = isac::fim::reparametrize(&j, &g);
+    let cpos = isac::fim::crb_matrix(&jpos).unwrap();
+    let direct = cpos[(0, 0)] + cpos[(1, 1)];
+    let mapped = model.position_crb(&j)[0].unwrap();
+    assert!((mapped / direct - 1.0).abs() < 1e-5, "{mapped} vs {direct}");
+}

@@ -93,6 +93,15 @@ pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
             FimVariant::Paper => "paper",
         }),
     );
+    if let Some(j) = &d.fim {
+        let per_device = model.position_crb(j);
+        let total: Option<f64> = per_device.iter().copied().sum();
+        m.insert("position_crb".into(), num(total));
+        m.insert(
+            "device_position_crb".into(),
+            json!(per_device.iter().map(|v| num(*v)).collect::<Vec<_>>()),
+        );
+    }
     m.insert("device_positions".into(), json!(model.scenario.devices));
     m.insert(
         "device_symbols".into(),

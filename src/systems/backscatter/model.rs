@@ -276,6 +276,35 @@ impl BackscatterModel {
     }
 }
 
+impl BackscatterModel {
+    /// Per-device position CRB `tr(F C_l F^T)` (m^2), where `C_l` is the device's
+    /// (delay, DoA) block of `J^{-1}` and `F = d(x, y)/d(tau, phi)` the Jacobian of the
+    /// localisation (10)-(13). `None` where the FIM is singular or the map degenerates.
+    pub fn position_crb(&self, fim: &Mat<f64>) -> Vec<Option<f64>> {
+        let l = self.devices();
+        let s = &self.scenario;
+        let Some(c) = crb_matrix(fim) else {
+            return vec![None; l];
+        };
+        self.links
+            .iter()
+            .enumerate()
+            .map(|(d, lk)| {
+                let block = Mat::from_fn(2, 2, |a, b| c[([d, l + d][a], [d, l + d][b])]);
+                let f = super::localization::position_jacobian(
+                    s.transmitter,
+                    s.receiver,
+                    s.response_delay,
+                    lk.delay,
+                    lk.doa,
+                )?;
+                let p = crate::fim::transform_crb(&block, &f);
+                Some(p[(0, 0)] + p[(1, 1)])
+            })
+            .collect()
+    }
+}
+
 /// CRB split of (25).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Crb {
