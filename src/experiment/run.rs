@@ -612,7 +612,8 @@ pub fn plot_series(
     let mut series = vec![];
     for y in &spec.ys {
         for (label, ps) in &groups {
-            let group_name = if line_keys.len() == 1 {
+            // a bare number says little in a legend: name its key ("power_dbm=10")
+            let group_name = if line_keys.len() == 1 && label[0].parse::<f64>().is_err() {
                 label[0].clone()
             } else {
                 line_keys
