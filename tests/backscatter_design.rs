@@ -228,3 +228,57 @@ fn experiment_solver_reuses_curve_ends_exactly() {
         assert!(rel(crb, e.crb.unwrap().total) < 1e-5, "rate {g}");
     }
 }
+
+#[test]
+fn experiment_results_do_not_depend_on_the_thread_count() {
+    use isac::experiment::{run_experiment, ExperimentConfig, RunOptions};
+    use isac::systems::backscatter::BackscatterSystem;
+    let text = r#"
+        [experiment]
+        name = "threads"
+        system = "backscatter"
+        [base]
+        scenario = "II"
+        tx_antennas = 4
+        rx_antennas = 4
+        [[sweep]]
+        key = "pulse"
+        values = ["cosine", "triangular"]
+        [[sweep]]
+        key = "min_sum_rate"
+        values = [0.0, 0.6, 0.65, 0.66, 0.7]
+    "#;
+    let config = ExperimentConfig::from_toml_str(text).unwrap();
+    let mut outputs = Vec::new();
+    for threads in [1usize, 2] {
+        isac::systems::backscatter::clear_curve_cache();
+        let dir =
+            std::env::temp_dir().join(format!("isac-threads-{}-{threads}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = RunOptions {
+            output_override: Some(dir.clone()),
+            quiet: true,
+            max_threads: Some(threads),
+        };
+        run_experiment(&config, &BackscatterSystem, &opts).unwrap();
+        let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+        // drop the timing column, which no run reproduces
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let keep: Vec<usize> = (0..header.len())
+            .filter(|&i| !header[i].ends_with("seconds"))
+            .collect();
+        let cleaned: Vec<String> = csv
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                keep.iter()
+                    .map(|&i| f.get(i).copied().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        outputs.push(cleaned);
+    }
+    assert_eq!(outputs[0].len(), 11);
+    assert_eq!(outputs[0], outputs[1]);
+}

@@ -122,6 +122,20 @@ pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
     Value::Object(m)
 }
 
+fn curve_cache() -> &'static Mutex<HashMap<String, EndsCell>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, EndsCell>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Empties the cache of curve ends (for tests that compare independent runs, and for
+/// long-lived processes).
+pub fn clear_curve_cache() {
+    curve_cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+}
+
 /// The two ends of a CRB–rate curve shared by every rate threshold of one instance:
 /// the optimum without the rate constraint and the largest achievable rate.
 struct CurveEnds {
@@ -137,12 +151,8 @@ type EndsCell = Arc<OnceLock<std::result::Result<CurveEnds, String>>>;
 /// does. The cached values are deterministic, so results do not depend on which thread
 /// computes them first.
 fn curve_ends(key: String, model: &BackscatterModel) -> Result<EndsCell> {
-    static CACHE: OnceLock<Mutex<HashMap<String, EndsCell>>> = OnceLock::new();
     let cell = {
-        let mut map = CACHE
-            .get_or_init(|| Mutex::new(HashMap::new()))
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = curve_cache().lock().unwrap_or_else(|e| e.into_inner());
         map.entry(key).or_default().clone()
     };
     cell.get_or_init(|| {
