@@ -2,6 +2,7 @@
 //! problem, algorithm steps, baselines, figure configs) and reuses the shared core.
 
 pub mod backscatter;
+pub mod multistatic;
 
 use crate::experiment::InstanceSolver;
 

@@ -1,0 +1,1 @@
+//! Doppler–delay geometry and localisation (47)-(55). In progress.
