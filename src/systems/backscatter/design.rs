@@ -98,7 +98,7 @@ struct Reduced {
     d: Vec<f64>,
 }
 
-fn reduce(model: &BackscatterModel, variant: FimVariant) -> Reduced {
+fn reduce(model: &BackscatterModel, variant: FimVariant) -> Result<Reduced> {
     let mt = model.scenario.tx_array.elements;
     let l = model.devices();
     // conj(A) conj(A)^H = sum_l conj(a_l) a_l^T
@@ -109,7 +109,11 @@ fn reduce(model: &BackscatterModel, variant: FimVariant) -> Reduced {
             .map(|lk| lk.tx_steering[a].conj() * lk.tx_steering[b])
             .sum::<C64>()
     });
-    let (vals, vecs) = hermitian_eigen(&gram_t).expect("Hermitian");
+    let (vals, vecs) = hermitian_eigen(&gram_t).ok_or_else(|| {
+        crate::error::IsacError::Numerical(
+            "eigendecomposition of the steering Gram matrix failed".into(),
+        )
+    })?;
     let max = vals.iter().cloned().fold(0.0, f64::max);
     let keep: Vec<usize> = (0..mt).filter(|&k| vals[k] > 1e-10 * max).collect();
     let basis = Mat::from_fn(mt, keep.len(), |a, k| vecs[(a, keep[k])]);
@@ -130,7 +134,7 @@ fn reduce(model: &BackscatterModel, variant: FimVariant) -> Reduced {
     let d = (0..2 * l)
         .map(|i| 1.0 / j[(i, i)].max(f64::MIN_POSITIVE).sqrt())
         .collect();
-    Reduced { c, basis, d }
+    Ok(Reduced { c, basis, d })
 }
 
 /// Builds the affine Gram entries `G~[q][p] = (C Z C^H)[q,p]` (unit power).
@@ -153,7 +157,7 @@ pub fn minimize_crb(
     let variant = s.fim;
     let l = model.devices();
     let p0 = s.power_budget;
-    let red = reduce(model, variant);
+    let red = reduce(model, variant)?;
     let mut prob = Problem::new();
     let (z, g) = gram_entries(&mut prob, &red)?;
     prob.le(z.trace(), 1.0);
@@ -404,7 +408,7 @@ pub fn evaluate(
 /// The largest sum rate (31) the power budget allows: `max ln det(I + N/sigma^2 F)`,
 /// `tr R <= P_0`. Returns bit/s/Hz, or None if the solver fails.
 pub fn max_sum_rate(model: &BackscatterModel, settings: &SolverSettings) -> Result<Option<f64>> {
-    let red = reduce(model, model.scenario.fim);
+    let red = reduce(model, model.scenario.fim)?;
     let mut prob = Problem::new();
     let (z, g) = gram_entries(&mut prob, &red)?;
     prob.le(z.trace(), 1.0);
