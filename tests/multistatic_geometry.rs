@@ -6,6 +6,7 @@ use isac::physics::geometry::{distance, Point};
 use isac::physics::SPEED_OF_LIGHT;
 use isac::systems::multistatic::geometry::*;
 use proptest::prelude::*;
+use std::f64::consts::PI;
 
 const F0: f64 = 3.0e9;
 const TR: Point = [0.0, 0.0];
@@ -294,9 +295,9 @@ proptest! {
     /// and any velocity heading.
     #[test]
     fn proposition_5_1_recovers_target(px in -100.0..100.0f64, py in -100.0..100.0f64,
-                                       r1 in 1.0..100.0f64, a1 in -3.14..3.14f64,
-                                       r2 in 1.0..100.0f64, a2 in -3.14..3.14f64,
-                                       speed in 1.0..50.0f64, heading in -3.14..3.14f64,
+                                       r1 in 1.0..100.0f64, a1 in -PI..PI,
+                                       r2 in 1.0..100.0f64, a2 in -PI..PI,
+                                       speed in 1.0..50.0f64, heading in -PI..PI,
                                        paper_heading in proptest::bool::ANY) {
         let heading = if paper_heading { 0.0 } else { heading };
         let p = [px, py];
