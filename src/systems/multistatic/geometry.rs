@@ -122,10 +122,7 @@ pub fn doppler_relativistic_rearranged(speed: f64, dod: f64, doa: f64, carrier: 
 /// [`bistatic_doppler`] (sum-to-product identity), and differs from (49) by a relative
 /// `zeta cos phi_k / (1 + zeta cos phi_k)`.
 pub fn doppler_small_speed(speed: f64, dod: f64, doa: f64, carrier: f64) -> f64 {
-    -2.0 * carrier / SPEED_OF_LIGHT
-        * speed
-        * (0.5 * (dod + doa)).cos()
-        * (0.5 * (dod - doa)).cos()
+    -2.0 * carrier / SPEED_OF_LIGHT * speed * (0.5 * (dod + doa)).cos() * (0.5 * (dod - doa)).cos()
 }
 
 /// Jacobian `G_k = d(tau_k, f_k) / d(x, y, v_x, v_y)` (2x4, rows `tau_k` [s], `f_k` [Hz])
