@@ -125,7 +125,7 @@ pub fn doppler_small_speed(speed: f64, dod: f64, doa: f64, carrier: f64) -> f64 
     -2.0 * carrier / SPEED_OF_LIGHT * speed * (0.5 * (dod + doa)).cos() * (0.5 * (dod - doa)).cos()
 }
 
-/// Jacobian `G_k = d(tau_k, f_k) / d(x, y, v_x, v_y)` (2x4, rows `tau_k` [s], `f_k` [Hz])
+/// Jacobian `G_k = d(tau_k, f_k) / d(x, y, v_x, v_y)` (2x4, rows `tau_k` in s, `f_k` in Hz)
 /// of [`bistatic_delay`] and [`bistatic_doppler`]:
 /// - `d tau/d p_0 = (u_b0 + u_k0)/c`, `d tau/d v = 0`;
 /// - `d f/d p_0 = -(f_0/c) [(v - (v.u_b0) u_b0)/d_{b,0} + (v - (v.u_k0) u_k0)/d_{0,k}]`;
@@ -190,7 +190,7 @@ pub fn position_velocity_crb(
     Some((c[(0, 0)] + c[(1, 1)], c[(2, 2)] + c[(3, 3)]))
 }
 
-/// Position CRB `tr (J_pp^{-1})` [m^2] when the velocity is known: the inverse of the 2x2
+/// Position CRB `tr (J_pp^{-1})` (m^2) when the velocity is known: the inverse of the 2x2
 /// position block of [`target_fim`] (no Schur correction, velocity is not a nuisance).
 /// `None` when that block is singular.
 pub fn position_crb_known_velocity(
