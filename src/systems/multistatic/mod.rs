@@ -7,3 +7,4 @@
 
 pub mod fim;
 pub mod geometry;
+pub mod selection;
