@@ -37,18 +37,7 @@ fn random_q(rng: &mut impl Rng, nt: usize) -> Mat<C64> {
     Mat::from_fn(nt, nt, |i, j| r[(i, j)] * (1.0 / tr))
 }
 
-/// Max relative entry error against the diagonal scale: |A_ij - B_ij| / sqrt(B_ii B_jj).
-fn max_rel_err(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
-    let n = a.nrows();
-    let mut worst: f64 = 0.0;
-    for i in 0..n {
-        for j in 0..n {
-            let s = (b[(i, i)] * b[(j, j)]).sqrt();
-            worst = worst.max((a[(i, j)] - b[(i, j)]).abs() / s);
-        }
-    }
-    worst
-}
+use isac::fim::max_scaled_difference as max_rel_err;
 
 const NOISE: f64 = 2e-9; // sigma_c^2 + sigma_z^2 = 2 * (-60 dBm)
 

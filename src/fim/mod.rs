@@ -12,9 +12,12 @@
 //! linear in i.i.d. symbols with covariance `R`, the FIM is taken in expectation over the
 //! symbols (see [`continuous_time_fim`] and the callers' symbol bases).
 
-use crate::linalg::spd_inverse;
+use crate::linalg::{hermitian_sqrt, spd_inverse};
 use crate::C64;
 use faer::Mat;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use std::ops::Range;
 
 /// FIM of a sampled observation: `J = 2/sigma^2 Re(D^H D)`, where `dmu[i]` is the
 /// derivative of the stacked mean with respect to parameter `i`.
@@ -77,6 +80,87 @@ pub fn continuous_time_fim(
         }
     }
     j
+}
+
+/// How the expectation over i.i.d. symbols `x[n] ~ CN(0, R)` is taken by
+/// [`expected_over_symbols`].
+#[derive(Debug, Clone, Copy)]
+pub enum SymbolExpectation {
+    /// Exact: a FIM of a mean linear in the symbols is quadratic in them, and different
+    /// symbols are uncorrelated, so `E[J] = sum_n sum_k J(x[n] = R^{1/2} e_k, others 0)`.
+    Exact,
+    /// Monte Carlo over `draws` sequences `x[n] = R^{1/2} w[n]`, `w ~ CN(0, I)`, seeded.
+    MonteCarlo { draws: usize, seed: u64 },
+}
+
+/// Expectation over the symbols of a FIM that is quadratic in a sequence of `symbols`
+/// i.i.d. vectors with covariance `covariance`. `realization(x, window)` returns the FIM
+/// of one known sequence `x` (one vector per symbol) whose nonzero symbols lie in `window`
+/// (so the caller can restrict its time grid). Returns `None` if `covariance` is not
+/// Hermitian.
+pub fn expected_over_symbols(
+    covariance: &Mat<C64>,
+    symbols: usize,
+    expectation: SymbolExpectation,
+    mut realization: impl FnMut(&[Vec<C64>], Range<usize>) -> Mat<f64>,
+) -> Option<Mat<f64>> {
+    let dim = covariance.nrows();
+    let half = hermitian_sqrt(covariance)?;
+    let zero = vec![C64::new(0.0, 0.0); dim];
+    let mut total: Option<Mat<f64>> = None;
+    let mut add = |j: Mat<f64>| match total.as_mut() {
+        Some(t) => *t += j,
+        None => total = Some(j),
+    };
+    match expectation {
+        SymbolExpectation::Exact => {
+            for n in 0..symbols {
+                for k in 0..dim {
+                    let mut x = vec![zero.clone(); symbols];
+                    x[n] = (0..dim).map(|a| half[(a, k)]).collect();
+                    add(realization(&x, n..n + 1));
+                }
+            }
+        }
+        SymbolExpectation::MonteCarlo { draws, seed } => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..draws {
+                let x: Vec<Vec<C64>> = (0..symbols)
+                    .map(|_| {
+                        let w: Vec<C64> = (0..dim)
+                            .map(|_| {
+                                let re: f64 = StandardNormal.sample(&mut rng);
+                                let im: f64 = StandardNormal.sample(&mut rng);
+                                C64::new(re, im) * std::f64::consts::FRAC_1_SQRT_2
+                            })
+                            .collect();
+                        (0..dim)
+                            .map(|a| (0..dim).map(|b| half[(a, b)] * w[b]).sum())
+                            .collect()
+                    })
+                    .collect();
+                add(realization(&x, 0..symbols));
+            }
+            if let Some(t) = total.as_mut() {
+                *t *= faer::Scale(1.0 / draws.max(1) as f64);
+            }
+        }
+    }
+    total
+}
+
+/// Largest entrywise difference of two FIMs relative to the diagonal scale of `reference`:
+/// `max_ij |A_ij - B_ij| / sqrt(B_ii B_jj)` (meaningful across mixed units).
+pub fn max_scaled_difference(a: &Mat<f64>, reference: &Mat<f64>) -> f64 {
+    let n = a.nrows();
+    let mut worst: f64 = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            let s = (reference[(i, i)] * reference[(j, j)]).sqrt();
+            worst = worst.max((a[(i, j)] - reference[(i, j)]).abs() / s);
+        }
+    }
+    worst
 }
 
 /// Equilibrated inverse of a FIM: `J^{-1} = D (D J D)^{-1} D` with `D = diag(J_ii^{-1/2})`.

@@ -259,15 +259,8 @@ pub fn minimize_crb(
         add_rate_constraint(&mut prob, model, &red, &g, s.min_sum_rate)?;
     }
 
-    let build_seconds = started.elapsed().as_secs_f64();
     let sol = prob.solve(settings)?;
     let solve_seconds = started.elapsed().as_secs_f64();
-    if std::env::var("ISAC_TIMING").is_ok() {
-        eprintln!(
-            "timing: build {build_seconds:.3}s, clarabel {:.3}s, total {:.3}s, {} iterations",
-            sol.solve_seconds, sol.total_seconds, sol.iterations
-        );
-    }
     let solver_crb = Some(sol.objective * wmax);
     match &sol.status {
         Status::Infeasible => return Ok(infeasible_design(sol.iterations, solve_seconds)),

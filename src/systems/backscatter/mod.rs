@@ -16,7 +16,6 @@ pub use design::{minimize_crb, BackscatterDesign, DesignStatus};
 pub use model::{BackscatterModel, Crb};
 pub use scenario::{BackscatterScenario, FimVariant, Formulation};
 
-use crate::conic::SolverSettings;
 use crate::error::Result;
 use crate::experiment::{InstanceSolver, Metrics};
 use serde_json::{json, Value};
@@ -30,11 +29,7 @@ pub struct BackscatterSystem;
 pub fn solve_table(table: &toml::Table) -> Result<(BackscatterModel, BackscatterDesign)> {
     let scenario = BackscatterScenario::from_table(table)?;
     let model = BackscatterModel::new(scenario);
-    let settings = SolverSettings {
-        verbose: std::env::var("ISAC_VERBOSE").is_ok(),
-        ..design::design_settings()
-    };
-    let design = minimize_crb(&model, &settings)?;
+    let design = minimize_crb(&model, &design::design_settings())?;
     Ok((model, design))
 }
 

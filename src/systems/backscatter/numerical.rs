@@ -11,22 +11,12 @@
 //! random symbol sequences is available as well.
 
 use super::model::BackscatterModel;
-use crate::fim::continuous_time_fim;
-use crate::linalg::hermitian_sqrt;
+use crate::fim::{continuous_time_fim, expected_over_symbols};
 use crate::physics::quadrature::gauss_legendre;
 use crate::C64;
 use faer::Mat;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
 
-/// How the expectation over the symbols is taken.
-#[derive(Debug, Clone, Copy)]
-pub enum SymbolExpectation {
-    /// Exact, by the symbol basis described in the module doc.
-    Exact,
-    /// Monte Carlo over `draws` random sequences `x[n] = R^{1/2} w[n]`, `w ~ CN(0, I)`.
-    MonteCarlo { draws: usize, seed: u64 },
-}
+pub use crate::fim::SymbolExpectation;
 
 /// Numerical FIM (parameters `tau_1..tau_L, phi_1..phi_L`, seconds and radians).
 pub fn numerical_fim(
@@ -34,65 +24,29 @@ pub fn numerical_fim(
     covariance: &Mat<C64>,
     expectation: SymbolExpectation,
 ) -> Mat<f64> {
-    let s = &model.scenario;
-    let mt = s.tx_array.elements;
-    let n_sym = s.symbols;
-    let sqrt_r = hermitian_sqrt(covariance).expect("covariance is Hermitian");
-    let l = model.devices();
-    let mut total = Mat::<f64>::zeros(2 * l, 2 * l);
-    match expectation {
-        SymbolExpectation::Exact => {
-            for n in 0..n_sym {
-                for k in 0..mt {
-                    let mut symbols = vec![vec![C64::new(0.0, 0.0); mt]; n_sym];
-                    symbols[n] = (0..mt).map(|a| sqrt_r[(a, k)]).collect();
-                    total += realization_fim(model, &symbols, Some(n));
-                }
-            }
-        }
-        SymbolExpectation::MonteCarlo { draws, seed } => {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            for _ in 0..draws {
-                let symbols: Vec<Vec<C64>> = (0..n_sym)
-                    .map(|_| {
-                        let w: Vec<C64> = (0..mt)
-                            .map(|_| {
-                                let re: f64 = StandardNormal.sample(&mut rng);
-                                let im: f64 = StandardNormal.sample(&mut rng);
-                                C64::new(re, im) * std::f64::consts::FRAC_1_SQRT_2
-                            })
-                            .collect();
-                        (0..mt)
-                            .map(|a| (0..mt).map(|b| sqrt_r[(a, b)] * w[b]).sum())
-                            .collect()
-                    })
-                    .collect();
-                total += realization_fim(model, &symbols, None);
-            }
-            total *= faer::Scale(1.0 / draws as f64);
-        }
-    }
-    total
+    expected_over_symbols(
+        covariance,
+        model.scenario.symbols,
+        expectation,
+        |x, window| realization_fim(model, x, window),
+    )
+    .expect("covariance is Hermitian")
 }
 
-/// FIM of one known symbol sequence. `only_symbol` restricts the time grid to where that
-/// symbol's echoes live (all other symbols are zero then).
+/// FIM of one known symbol sequence whose nonzero symbols lie in `window` (the time grid
+/// covers only their echoes).
 fn realization_fim(
     model: &BackscatterModel,
     symbols: &[Vec<C64>],
-    only_symbol: Option<usize>,
+    window: std::ops::Range<usize>,
 ) -> Mat<f64> {
     let s = &model.scenario;
     let dt = s.symbol_duration;
     let l = model.devices();
     let mr = s.rx_array.elements;
-    let n_sym = symbols.len();
     let pulse = s.pulse;
     // breakpoints: every symbol boundary of every device's echo
-    let (n_lo, n_hi) = match only_symbol {
-        Some(n) => (n, n + 1),
-        None => (0, n_sym),
-    };
+    let (n_lo, n_hi) = (window.start, window.end);
     let mut breaks: Vec<f64> = Vec::new();
     for lk in &model.links {
         for n in n_lo..=n_hi {

@@ -49,14 +49,11 @@
 //! holds `eta`, so `eta` counts twice) and maps them to seconds/hertz by the Jacobian
 //! `d(tau~, f~)/d(tau, f) = diag(1/dt, dt)`.
 
-use crate::fim::{continuous_time_fim, crb_trace, reparametrize};
-use crate::linalg::hermitian_sqrt;
+use crate::fim::{continuous_time_fim, crb_trace, expected_over_symbols, reparametrize};
 use crate::physics::pulse::Pulse;
 use crate::physics::quadrature::gauss_legendre;
 use crate::C64;
 use faer::Mat;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
 use std::f64::consts::PI;
 
 /// Which closed form [`delay_doppler_fim`] evaluates.
@@ -270,15 +267,7 @@ pub fn paper_u(fims: &[Mat<f64>]) -> f64 {
     crb_trace(&sum)
 }
 
-/// How the expectation over the symbols is taken by [`numerical_delay_doppler_fim`].
-#[derive(Debug, Clone, Copy)]
-pub enum SymbolExpectation {
-    /// Exact: the FIM is quadratic in the symbols and different symbols are uncorrelated,
-    /// so `E[J] = sum_m sum_j J(s[m] = Q^{1/2} e_j, other symbols 0)`.
-    Exact,
-    /// Monte Carlo over `draws` sequences `s[m] = Q^{1/2} w[m]`, `w ~ CN(0, I)`.
-    MonteCarlo { draws: usize, seed: u64 },
-}
+pub use crate::fim::SymbolExpectation;
 
 /// Numerical FIM `[tau, f]` (seconds, hertz) of the signal model (3), independent of the
 /// closed forms: the noise-free echo is synthesised from the symbols, its parameter
@@ -292,46 +281,11 @@ pub fn numerical_delay_doppler_fim(
     noise_variance: f64,
     expectation: SymbolExpectation,
 ) -> Mat<f64> {
-    let nt = link.tx_steering.len();
-    let n_sym = waveform.symbols;
-    let sqrt_q = hermitian_sqrt(q).expect("Q is Hermitian");
     let h = link.channel();
-    let mut total = Mat::<f64>::zeros(2, 2);
-    let zero = vec![C64::new(0.0, 0.0); nt];
-    match expectation {
-        SymbolExpectation::Exact => {
-            for m in 0..n_sym {
-                for col in 0..nt {
-                    let mut symbols = vec![zero.clone(); n_sym];
-                    symbols[m] = (0..nt).map(|a| sqrt_q[(a, col)]).collect();
-                    total +=
-                        realization_fim(link, &h, waveform, noise_variance, &symbols, m..m + 1);
-                }
-            }
-        }
-        SymbolExpectation::MonteCarlo { draws, seed } => {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            for _ in 0..draws {
-                let symbols: Vec<Vec<C64>> = (0..n_sym)
-                    .map(|_| {
-                        let w: Vec<C64> = (0..nt)
-                            .map(|_| {
-                                let re: f64 = StandardNormal.sample(&mut rng);
-                                let im: f64 = StandardNormal.sample(&mut rng);
-                                C64::new(re, im) * std::f64::consts::FRAC_1_SQRT_2
-                            })
-                            .collect();
-                        (0..nt)
-                            .map(|a| (0..nt).map(|b| sqrt_q[(a, b)] * w[b]).sum())
-                            .collect()
-                    })
-                    .collect();
-                total += realization_fim(link, &h, waveform, noise_variance, &symbols, 0..n_sym);
-            }
-            total *= faer::Scale(1.0 / draws as f64);
-        }
-    }
-    total
+    expected_over_symbols(q, waveform.symbols, expectation, |x, window| {
+        realization_fim(link, &h, waveform, noise_variance, x, window)
+    })
+    .expect("Q is Hermitian")
 }
 
 /// FIM of one known symbol sequence, integrated over the echoes of the symbols in
