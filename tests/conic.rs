@@ -3,7 +3,7 @@
 //! bisection), never copied from the solver's output.
 
 use faer::{Mat, Side};
-use isac::conic::{Affine, Problem, SolverSettings, Status};
+use isac::conic::{Affine, ComplexAffine, Problem, SolverSettings, Status};
 use isac::{IsacError, C64};
 
 const TOL: f64 = 1e-5;
@@ -576,4 +576,61 @@ fn checker_is_scale_invariant_for_rows() {
     assert!(v[0] > 0.1 && v[1] > 0.1, "{v:?}");
     let v = p.violations(&[2.0]);
     assert!(v[0] < 1e-12 && v[1] < 1e-12, "{v:?}");
+}
+
+/// Eigenvalues of a 2x2 Hermitian matrix, closed form.
+fn eig2(a: &Mat<C64>) -> [f64; 2] {
+    let (p, q, r) = (a[(0, 0)].re, a[(1, 1)].re, a[(0, 1)].norm_sqr());
+    let m = 0.5 * (p + q);
+    let d = (0.25 * (p - q) * (p - q) + r).sqrt();
+    [m - d, m + d]
+}
+
+#[test]
+fn log_det_two_by_two_is_water_filling_over_singular_values() {
+    // max log det(I + H X H^H) s.t. tr X <= P for a full complex 2x3 H: the optimum is
+    // water-filling over the eigenvalues of H H^H (a 2x2 log-det: the SOC special case).
+    let h = Mat::from_fn(2, 3, |i, j| {
+        C64::from_polar(0.4 + 0.3 * (i + 2 * j) as f64, 0.7 * (i * 3 + j) as f64 - 1.0)
+    });
+    let hh = &h * h.adjoint();
+    let g = eig2(&hh);
+    for pw in [0.05, 1.0, 20.0] {
+        let want = water_filling(&g, pw);
+        let mut p = Problem::new();
+        let x = p.psd_hermitian(3);
+        p.le(x.trace(), pw);
+        let mut m = x.congruence(&h).unwrap();
+        for (i, row) in m.iter_mut().enumerate() {
+            row[i] = row[i].clone() + 1.0;
+        }
+        let t = p.scalar();
+        p.log_det_ge(m, t.clone()).unwrap();
+        p.maximize(t);
+        let s = p.solve(&settings()).unwrap();
+        assert_eq!(s.status, Status::Optimal, "{:?}", s.status);
+        assert_close!(s.objective, want, 1e-6);
+        // the log det of the returned X itself reaches the bound
+        let xv = s.hermitian_value(&x);
+        let mut a = &(&h * &xv) * h.adjoint();
+        a[(0, 0)] += C64::new(1.0, 0.0);
+        a[(1, 1)] += C64::new(1.0, 0.0);
+        let e = eig2(&a);
+        assert_close!(e[0].ln() + e[1].ln(), want, 1e-6);
+    }
+}
+
+#[test]
+fn log_det_one_by_one_is_a_log() {
+    // max t s.t. log(1 + 3 x) >= t, x <= 2  ->  ln 7.
+    let mut p = Problem::new();
+    let x = p.psd_hermitian(1);
+    p.le(x.trace(), 2.0);
+    let m = vec![vec![ComplexAffine::real(x.trace().scaled(3.0) + 1.0)]];
+    let t = p.scalar();
+    p.log_det_ge(m, t.clone()).unwrap();
+    p.maximize(t);
+    let s = p.solve(&settings()).unwrap();
+    assert_eq!(s.status, Status::Optimal);
+    assert_close!(s.objective, 7f64.ln(), 1e-7);
 }

@@ -604,6 +604,9 @@ impl Problem {
                 vec![Block::Nonneg(vec![e])],
             ));
         }
+        if n <= 2 {
+            return Ok(self.log_det_ge_small(m, t));
+        }
         // Z: diagonal reals then (re, im) for each i > j.
         let zd = self.vector(n);
         let mut z = vec![vec![ComplexAffine::zero(); n]; n];
@@ -637,6 +640,42 @@ impl Problem {
         }
         blocks.push(Block::Nonneg(vec![Affine::sum(&u) - &t]));
         Ok(self.push(ConstraintKind::LogDetHerm { m, t }, blocks))
+    }
+
+    /// [`Problem::log_det_ge`] for `n = 1, 2` without the `4n` LMI (the rate matrices of
+    /// two-antenna receivers are 2x2).
+    ///
+    /// Math: `n = 1`: `u <= log m11` (exp cone), `u >= t`. `n = 2`: a new `w` with
+    /// `m11 m22 >= |m12|^2 + w^2`, `m11 + m22 >= 0`, written as the SOC
+    /// `||(2 Re m12, 2 Im m12, 2 w, m11 - m22)|| <= m11 + m22`
+    /// (`(m11 + m22)^2 - (m11 - m22)^2 = 4 m11 m22`), then `u <= log w`, `2u >= t`.
+    /// Soundness: the SOC gives `m11, m22 >= 0` and `det M >= w^2`, so `M >= 0` and
+    /// `log det M >= 2 log w >= 2u >= t`. Tightness: `w = sqrt(det M)`.
+    fn log_det_ge_small(&mut self, m: ComplexAffineMatrix, t: Affine) -> ConstraintId {
+        let n = m.len();
+        let u = self.scalar();
+        let mut blocks = Vec::new();
+        if n == 1 {
+            blocks.push(Block::Exp([
+                u.clone(),
+                Affine::constant(1.0),
+                m[0][0].re.clone(),
+            ]));
+            blocks.push(Block::Nonneg(vec![&u - &t]));
+        } else {
+            let w = self.scalar();
+            let (m11, m22, m12) = (&m[0][0].re, &m[1][1].re, &m[0][1]);
+            blocks.push(Block::Soc(vec![
+                m11 + m22,
+                m12.re.scaled(2.0),
+                m12.im.scaled(2.0),
+                w.scaled(2.0),
+                m11 - m22,
+            ]));
+            blocks.push(Block::Exp([u.clone(), Affine::constant(1.0), w]));
+            blocks.push(Block::Nonneg(vec![u.scaled(2.0) - &t]));
+        }
+        self.push(ConstraintKind::LogDetHerm { m, t }, blocks)
     }
 
     /// `log det M >= t` for a real symmetric `M`: same construction as
