@@ -58,8 +58,11 @@ pub struct StoppingRule {
     pub rel_tol: f64,
     pub abs_tol: f64,
     pub direction: Direction,
-    /// Record steps that worsen the objective beyond the tolerance.
+    /// Record steps that worsen the objective beyond `monotone_tol`.
     pub monotone: bool,
+    /// Relative worsening tolerated before a step counts as non-monotone: the accuracy
+    /// of the inner solves, independent of how tightly the stopping rule is set.
+    pub monotone_tol: f64,
 }
 
 impl Default for StoppingRule {
@@ -70,6 +73,7 @@ impl Default for StoppingRule {
             abs_tol: 0.0,
             direction: Direction::Minimize,
             monotone: true,
+            monotone_tol: 1e-6,
         }
     }
 }
@@ -145,9 +149,10 @@ pub fn run<A: IterativeAlgorithm>(
         };
         let tol = rule.abs_tol + rule.rel_tol * objective.abs();
         let change = step.objective - objective;
+        let mtol = rule.abs_tol + rule.rel_tol.max(rule.monotone_tol) * objective.abs();
         let worse = match rule.direction {
-            Direction::Minimize => change > tol,
-            Direction::Maximize => -change > tol,
+            Direction::Minimize => change > mtol,
+            Direction::Maximize => -change > mtol,
         };
         if rule.monotone && worse && objective.is_finite() {
             non_monotone_steps.push(k);

@@ -591,7 +591,10 @@ fn log_det_two_by_two_is_water_filling_over_singular_values() {
     // max log det(I + H X H^H) s.t. tr X <= P for a full complex 2x3 H: the optimum is
     // water-filling over the eigenvalues of H H^H (a 2x2 log-det: the SOC special case).
     let h = Mat::from_fn(2, 3, |i, j| {
-        C64::from_polar(0.4 + 0.3 * (i + 2 * j) as f64, 0.7 * (i * 3 + j) as f64 - 1.0)
+        C64::from_polar(
+            0.4 + 0.3 * (i + 2 * j) as f64,
+            0.7 * (i * 3 + j) as f64 - 1.0,
+        )
     });
     let hh = &h * h.adjoint();
     let g = eig2(&hh);

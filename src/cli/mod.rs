@@ -41,6 +41,16 @@ pub fn solve(system: &str, input: &Path, json: bool) -> Result<()> {
             }
             Ok(())
         }
+        "multistatic" => {
+            let (model, design) = isac::systems::multistatic::solve_table(&table)?;
+            if json {
+                let v = isac::systems::multistatic::design_json(&model, &design);
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                print_multistatic(&model, &design);
+            }
+            Ok(())
+        }
         other => Err(IsacError::input(
             "system",
             format!(
@@ -50,6 +60,44 @@ pub fn solve(system: &str, input: &Path, json: bool) -> Result<()> {
         )
         .into()),
     }
+}
+
+fn print_multistatic(
+    model: &isac::systems::multistatic::MultistaticModel,
+    d: &isac::systems::multistatic::MultistaticDesign,
+) {
+    use isac::systems::multistatic::DesignStatus;
+    println!(
+        "multistatic: {} receivers, selection {}, status {}",
+        model.receivers(),
+        model.scenario.selection.as_str(),
+        d.status.as_str()
+    );
+    match &d.status {
+        DesignStatus::Inaccurate(r) | DesignStatus::Stalled(r) => println!("  reason: {r}"),
+        DesignStatus::Infeasible { reason, certified } => {
+            println!("  reason: {reason} (certified: {certified})")
+        }
+        _ => {}
+    }
+    let Some(crb) = d.crb else { return };
+    let fmt = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.4e}"));
+    println!("  selected REs: {:?}  (cost {:.3})", d.selected, d.cost);
+    println!(
+        "  CRB U = {crb:.4e}   position CRB = {} m^2 (velocity unknown), {} m^2 (known)",
+        fmt(d.position_crb),
+        fmt(d.position_crb_known_velocity)
+    );
+    let rates: Vec<String> = d.rates.iter().map(|r| format!("{r:.3}")).collect();
+    println!("  rates (bit/s/Hz): [{}]", rates.join(", "));
+    println!(
+        "  power = {:.4} W   ranks = {:?}   SCA: {} + {} iterations, {:.3} s",
+        d.power.unwrap_or(f64::NAN),
+        d.ranks,
+        d.feasibility_iterations,
+        d.sca_iterations,
+        d.solve_seconds
+    );
 }
 
 fn print_backscatter(

@@ -665,13 +665,18 @@ impl Problem {
         } else {
             let w = self.scalar();
             let (m11, m22, m12) = (&m[0][0].re, &m[1][1].re, &m[0][1]);
-            blocks.push(Block::Soc(vec![
-                m11 + m22,
-                m12.re.scaled(2.0),
-                m12.im.scaled(2.0),
-                w.scaled(2.0),
-                m11 - m22,
-            ]));
+            // rows that vanish (e.g. m11 - m22 for a rank-one channel) are left out
+            // (to round-off: 1e-13 of the trace row's size), since a row of round-off
+            // coefficients is blown up by Clarabel's equilibration
+            let tr = m11 + m22;
+            let size = tr.coef_inf_norm().max(tr.constant_term().abs());
+            let mut rows = vec![tr, w.scaled(2.0)];
+            for e in [m12.re.scaled(2.0), m12.im.scaled(2.0), m11 - m22] {
+                if e.coef_inf_norm().max(e.constant_term().abs()) > 1e-13 * size {
+                    rows.push(e);
+                }
+            }
+            blocks.push(Block::Soc(rows));
             blocks.push(Block::Exp([u.clone(), Affine::constant(1.0), w]));
             blocks.push(Block::Nonneg(vec![u.scaled(2.0) - &t]));
         }

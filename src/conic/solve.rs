@@ -376,6 +376,7 @@ impl Problem {
     /// Solver trouble that still yields a point is reported as
     /// [`Status::Inaccurate`], never as an error or a panic.
     pub fn solve(&self, settings: &SolverSettings) -> Result<Solution> {
+        single_threaded_blas();
         let start = Instant::now();
         let low = self.lower(settings.normalize_rows)?;
         let n = self.n_vars;
@@ -473,4 +474,19 @@ impl Problem {
             violations,
         })
     }
+}
+
+extern "C" {
+    /// OpenBLAS (linked by `openblas-src`): number of BLAS/LAPACK threads.
+    fn openblas_set_num_threads(n: std::os::raw::c_int);
+}
+
+/// Clarabel's PSD cones call LAPACK (OpenBLAS) on matrices of a few dozen rows; OpenBLAS'
+/// own thread pool only adds synchronisation there (measured: 10x the system time on the
+/// multi-static SCA) and would compete with `isac`'s rayon parallelism over instances.
+/// Set once, before the first solve.
+fn single_threaded_blas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: a plain setter of OpenBLAS' global thread count, called once.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
 }

@@ -16,12 +16,20 @@ pub struct SystemEntry {
 
 /// Every system, in the order `isac list` shows them.
 pub fn all() -> Vec<SystemEntry> {
-    vec![SystemEntry {
-        name: "backscatter",
-        paper: "backscatter-isac.md (Tian, Wang, Huang, Zhang)",
-        summary: "multi-user backscatter ISAC: min CRB(delay, DoA) s.t. power and sum rate",
-        solver: &backscatter::BackscatterSystem,
-    }]
+    vec![
+        SystemEntry {
+            name: "backscatter",
+            paper: "backscatter-isac.md (Tian, Wang, Huang, Zhang)",
+            summary: "multi-user backscatter ISAC: min CRB(delay, DoA) s.t. power and sum rate",
+            solver: &backscatter::BackscatterSystem,
+        },
+        SystemEntry {
+            name: "multistatic",
+            paper: "multistatic-isac.md (Wang, Tian, Huang, Chen, Xu, Zhang)",
+            summary: "multi-static ISAC: RE selection + SCA beamforming, min delay-Doppler CRB s.t. rates",
+            solver: &multistatic::MultistaticSystem,
+        },
+    ]
 }
 
 /// Looks a system up by name.

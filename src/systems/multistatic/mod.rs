@@ -1,11 +1,149 @@
 //! The multi-static ISAC system of `multistatic-isac.md` (Wang, Tian, Huang, Chen, Xu,
 //! Zhang): one transmitter (TR), one moving target, K receivers (REs) that may cooperate
-//! to localise it. Issue 3. Landed so far: the delay–Doppler FIM (model and printed
-//! Proposition 3.1), the Doppler–delay geometry with localisation (47)-(55), and receiver
-//! selection for a fixed beamformer (exhaustive, minimax linkage, k-means, fixed size).
-//! Not yet: rates (20)-(21) in the model, SCA beamforming, matched-filter estimator,
-//! command, figures.
+//! to localise it. Data flow: [`scenario`] (input) -> [`model`] (links, channels, rates,
+//! CRB) -> [`selection`] (RE selection for a fixed beamformer) -> [`sca`] (beamforming by
+//! successive convex approximation) -> [`design`] (the whole pipeline, recovery of `W`,
+//! independent re-check). [`fim`] and [`geometry`] hold the bound and the localisation.
 
+pub mod design;
 pub mod fim;
 pub mod geometry;
+pub mod model;
+pub mod sca;
+pub mod scenario;
 pub mod selection;
+
+pub use design::{design, design_settings, DesignStatus, MultistaticDesign};
+pub use model::MultistaticModel;
+pub use scenario::MultistaticScenario;
+
+use crate::error::Result;
+use crate::experiment::{InstanceSolver, Metrics};
+use faer::Mat;
+use serde_json::{json, Value};
+
+/// The multi-static system as an [`InstanceSolver`].
+pub struct MultistaticSystem;
+
+/// Solves one instance given as a TOML table.
+pub fn solve_table(table: &toml::Table) -> Result<(MultistaticModel, MultistaticDesign)> {
+    let model = MultistaticModel::new(MultistaticScenario::from_table(table)?);
+    let d = design(&model, &design_settings())?;
+    Ok((model, d))
+}
+
+fn num(x: Option<f64>) -> Value {
+    match x {
+        Some(v) if v.is_finite() => json!(v),
+        _ => Value::Null,
+    }
+}
+
+fn complex_json(m: &Mat<crate::C64>) -> Value {
+    let rows = |f: &dyn Fn(crate::C64) -> f64| -> Vec<Vec<f64>> {
+        (0..m.nrows())
+            .map(|r| (0..m.ncols()).map(|c| f(m[(r, c)])).collect())
+            .collect()
+    };
+    json!({"re": rows(&|z| z.re), "im": rows(&|z| z.im)})
+}
+
+/// Flat metrics of a design (the CSV row of an experiment).
+pub fn metrics(model: &MultistaticModel, d: &MultistaticDesign) -> Metrics {
+    let mut m = Metrics::new();
+    m.insert("status".into(), json!(d.status.as_str()));
+    m.insert("crb".into(), num(d.crb));
+    m.insert("position_crb".into(), num(d.position_crb));
+    m.insert("velocity_crb".into(), num(d.velocity_crb));
+    m.insert(
+        "position_crb_known_velocity".into(),
+        num(d.position_crb_known_velocity),
+    );
+    m.insert("selected_count".into(), json!(d.selected.len()));
+    let finite: Vec<f64> = d.rates.iter().copied().filter(|r| r.is_finite()).collect();
+    let min_rate = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    m.insert("min_rate".into(), num(Some(min_rate)));
+    m.insert(
+        "mean_rate".into(),
+        num((!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)),
+    );
+    m.insert("cost".into(), num(Some(d.cost)));
+    m.insert("power".into(), num(d.power));
+    m.insert("sca_iterations".into(), json!(d.sca_iterations));
+    m.insert(
+        "feasibility_iterations".into(),
+        json!(d.feasibility_iterations),
+    );
+    m.insert(
+        "max_rank".into(),
+        json!(d.ranks.iter().copied().max().unwrap_or(0)),
+    );
+    m.insert("solve_seconds".into(), json!(d.solve_seconds));
+    m.insert("receivers".into(), json!(model.receivers()));
+    match &d.status {
+        DesignStatus::Inaccurate(r) | DesignStatus::Stalled(r) => {
+            m.insert("reason".into(), json!(r));
+        }
+        DesignStatus::Infeasible { reason, .. } => {
+            m.insert("reason".into(), json!(reason));
+        }
+        _ => {}
+    }
+    m
+}
+
+/// The full JSON answer of `isac solve multistatic --json`.
+pub fn design_json(model: &MultistaticModel, d: &MultistaticDesign) -> Value {
+    let mut m = metrics(model, d);
+    if let DesignStatus::Infeasible { certified, .. } = &d.status {
+        m.insert("certified".into(), json!(certified));
+    }
+    m.insert("selected".into(), json!(d.selected));
+    m.insert("selection".into(), json!(model.scenario.selection.as_str()));
+    m.insert(
+        "rates".into(),
+        json!(d.rates.iter().map(|r| num(Some(*r))).collect::<Vec<_>>()),
+    );
+    m.insert("min_rate_slack".into(), num(d.min_rate_slack));
+    m.insert("power_excess".into(), num(d.power_excess));
+    m.insert("ranks".into(), json!(d.ranks));
+    m.insert("crb_history".into(), json!(d.crb_history));
+    m.insert("non_monotone_steps".into(), json!(d.non_monotone_steps));
+    m.insert(
+        "fims".into(),
+        json!(d
+            .fims
+            .iter()
+            .map(|j| vec![vec![j[(0, 0)], j[(0, 1)]], vec![j[(1, 0)], j[(1, 1)]]])
+            .collect::<Vec<_>>()),
+    );
+    m.insert(
+        "beamformers".into(),
+        json!(d.beamformers.iter().map(complex_json).collect::<Vec<_>>()),
+    );
+    m.insert(
+        "comm_channels".into(),
+        json!(model
+            .comm_channels
+            .iter()
+            .map(complex_json)
+            .collect::<Vec<_>>()),
+    );
+    m.insert(
+        "delays".into(),
+        json!(model.links.iter().map(|l| l.delay).collect::<Vec<_>>()),
+    );
+    m.insert(
+        "dopplers".into(),
+        json!(model.links.iter().map(|l| l.doppler).collect::<Vec<_>>()),
+    );
+    m.insert("receiver_positions".into(), json!(model.scenario.receivers));
+    Value::Object(m)
+}
+
+impl InstanceSolver for MultistaticSystem {
+    fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics> {
+        let (model, d) = solve_table(instance)?;
+        Ok(metrics(&model, &d))
+    }
+}

@@ -1,0 +1,395 @@
+//! The whole design of Section IV of `multistatic-isac.md`: RE selection for a fixed
+//! beamformer (Section IV-A), SCA beamforming for the selected set (Section IV-B),
+//! recovery of `W_k` from the lifted `Q_k`, and an independent re-check of the returned
+//! beamformers.
+//!
+//! **The fixed beamformer of the selection.** Algorithm I needs a `W-bar`. Since
+//! `U(G, W) = C_G / s(W)` for every `G` ([`super::model`]), the selection's objective does
+//! not depend on `W-bar` beyond a common factor; only the rate check (30) does. We take
+//! `W-bar` = the Phase I point of [`super::sca`] (communication streams only, every rate
+//! at least `R_th`), at which (30) holds for every selection: the selection is then
+//! decided by `U` and the cost (26), and the SCA starts from a feasible point. The
+//! selection's `U` values are reported for the full power beamformed at the target.
+
+use super::model::{outer, total_covariance, MultistaticModel};
+use super::sca::{crb_phase, feasibility_phase, single_user_capacity, ScaProblem};
+use super::scenario::SelectionMethod;
+use super::selection::{
+    exhaustive, exhaustive_of_size, kmeans_groups, linkage_groups, Selection, SelectionProblem,
+    SelectionStatus,
+};
+use crate::conic::SolverSettings;
+use crate::error::Result;
+use crate::iterate::{StopReason, StoppingRule};
+use crate::linalg::hermitian_eigen;
+use crate::C64;
+use faer::Mat;
+use std::time::Instant;
+
+/// Outcome of a design.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DesignStatus {
+    /// The SCA met its stopping rule and the recovered `W` passed the re-check.
+    Converged,
+    /// The SCA hit its iteration cap; the design is feasible (re-checked) but may improve.
+    MaxIterations,
+    /// No design meets the constraints. `certified`: proven (a single-user capacity below
+    /// `R_th`, or no receiver set within the cost limit); otherwise Phase I found no
+    /// feasible point.
+    Infeasible { reason: String, certified: bool },
+    /// The SCA stopped before its stopping rule because a subproblem could not be solved
+    /// accurately enough; the returned design is the last accepted iterate and passed the
+    /// re-check.
+    Stalled(String),
+    /// A subproblem failed or the recovered `W` violates a constraint beyond tolerance.
+    Inaccurate(String),
+}
+
+impl DesignStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DesignStatus::Converged => "converged",
+            DesignStatus::MaxIterations => "max_iterations",
+            DesignStatus::Infeasible { .. } => "infeasible",
+            DesignStatus::Stalled(_) => "stalled",
+            DesignStatus::Inaccurate(_) => "inaccurate",
+        }
+    }
+}
+
+/// A design and its independent evaluation.
+#[derive(Debug, Clone)]
+pub struct MultistaticDesign {
+    pub status: DesignStatus,
+    /// Selected REs (0-based); empty for the mono-static baseline.
+    pub selected: Vec<usize>,
+    pub selection_status: Option<SelectionStatus>,
+    /// Candidate sets the selection method evaluated.
+    pub selection_candidates: usize,
+    /// `U` (17) of the returned `W` (paper units: s^2 + Hz^2 for the model FIM).
+    pub crb: Option<f64>,
+    /// Position CRB (m^2) with the velocity unknown, the velocity CRB (m^2/s^2), and the
+    /// position CRB with the velocity known.
+    pub position_crb: Option<f64>,
+    pub velocity_crb: Option<f64>,
+    pub position_crb_known_velocity: Option<f64>,
+    /// Rates of every RE (bit/s/Hz), re-evaluated from `W`.
+    pub rates: Vec<f64>,
+    pub cost: f64,
+    /// `sum_i ||W_i||_F^2`, W.
+    pub power: Option<f64>,
+    /// `W_0, W_1, ..., W_K` (`N_t x L`), W^(1/2) units.
+    pub beamformers: Vec<Mat<C64>>,
+    /// Numerical rank of each lifted `Q_i` before the truncation to `L` columns.
+    pub ranks: Vec<usize>,
+    /// Per-RE FIMs at the returned `W` (delay, Doppler; s, Hz).
+    pub fims: Vec<Mat<f64>>,
+    /// Phase I and Phase II iterations.
+    pub feasibility_iterations: usize,
+    pub sca_iterations: usize,
+    /// `U` after each Phase II iterate (index 0: the start).
+    pub crb_history: Vec<f64>,
+    /// Phase II iterations whose objective got worse (must be empty).
+    pub non_monotone_steps: Vec<usize>,
+    /// `min_k R_k - R_th` (bit/s/Hz) and `power - P_T` (W) of the returned `W`.
+    pub min_rate_slack: Option<f64>,
+    pub power_excess: Option<f64>,
+    pub solve_seconds: f64,
+}
+
+/// Solver settings of the SCA subproblems: Clarabel's defaults except no row
+/// normalisation (it let AlmostSolved answers violate the log-det rows by up to 1e-2 on
+/// the paper's setup; without it the violations are nil), gap tolerances of 1e-7 and a
+/// feasibility tolerance of 1e-6 (the primal residual of the exp cones stalls at a few
+/// 1e-7: at Clarabel's 1e-8 every step ends AlmostSolved after two idle iterations).
+/// Every iterate's rates and power are re-checked exactly by the SCA driver.
+pub fn design_settings() -> SolverSettings {
+    SolverSettings {
+        normalize_rows: false,
+        tol_gap_abs: 1e-7,
+        tol_gap_rel: 1e-7,
+        tol_feas: 1e-6,
+        ..SolverSettings::default()
+    }
+}
+
+/// Relative tolerance of the independent re-check (rates in bit/s/Hz, power relative).
+pub const RECHECK_TOL: f64 = 1e-6;
+
+fn rule(model: &MultistaticModel) -> StoppingRule {
+    StoppingRule {
+        max_iterations: model.scenario.sca_max_iterations,
+        rel_tol: model.scenario.sca_tolerance,
+        ..StoppingRule::default()
+    }
+}
+
+fn empty(status: DesignStatus, k: usize, start: Instant) -> MultistaticDesign {
+    MultistaticDesign {
+        status,
+        selected: Vec::new(),
+        selection_status: None,
+        selection_candidates: 0,
+        crb: None,
+        position_crb: None,
+        velocity_crb: None,
+        position_crb_known_velocity: None,
+        rates: vec![f64::NAN; k],
+        cost: f64::NAN,
+        power: None,
+        beamformers: Vec::new(),
+        ranks: Vec::new(),
+        fims: Vec::new(),
+        feasibility_iterations: 0,
+        sca_iterations: 0,
+        crb_history: Vec::new(),
+        non_monotone_steps: Vec::new(),
+        min_rate_slack: None,
+        power_excess: None,
+        solve_seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// The selection for a fixed (rate-feasible) point `w_bar_qs` (W units).
+pub fn select(model: &MultistaticModel, w_bar_qs: &[Mat<C64>]) -> Result<Selection> {
+    let s = &model.scenario;
+    let k = model.receivers();
+    // full power at the target: U values in natural units
+    let v = &model.sensing_direction;
+    let nt = v.len();
+    let beam = Mat::from_fn(nt, nt, |a, b| {
+        v[a] * v[b].conj() * (s.power_budget / nt as f64)
+    });
+    let fims = model.fims(&beam);
+    let rate_ok = |mask: &[bool]| {
+        model
+            .rates(w_bar_qs, mask)
+            .iter()
+            .all(|&r| r >= s.min_rate - RECHECK_TOL * s.min_rate.max(1.0))
+    };
+    let problem = SelectionProblem {
+        fims: &fims,
+        receivers: &s.receivers,
+        target: s.target,
+        rho: s.cost_weight,
+        cost_threshold: s.max_cost,
+        rate_ok: &rate_ok,
+    };
+    Ok(match &s.selection {
+        SelectionMethod::Minimax => {
+            let groups = cap(linkage_groups(&s.receivers, s.target, s.cost_weight), model);
+            problem.best_of(groups, SelectionStatus::Feasible)
+        }
+        SelectionMethod::KMeans => {
+            let groups = cap(kmeans_groups(&s.receivers, s.seed), model);
+            problem.best_of(groups, SelectionStatus::Feasible)
+        }
+        SelectionMethod::Exhaustive => exhaustive(&problem)?,
+        SelectionMethod::BestOfSize(n) => exhaustive_of_size(&problem, *n)?,
+        SelectionMethod::All => problem.best_of([(0..k).collect()], SelectionStatus::Feasible),
+        SelectionMethod::Fixed(set) => problem.best_of([set.clone()], SelectionStatus::Feasible),
+        SelectionMethod::MonoStatic => Selection {
+            set: Vec::new(),
+            u: model.crb(&[], &beam),
+            cost: 0.0,
+            status: SelectionStatus::Feasible,
+            candidates: 1,
+        },
+    })
+}
+
+/// `a q`.
+fn scaled(q: &Mat<C64>, a: f64) -> Mat<C64> {
+    Mat::from_fn(q.nrows(), q.ncols(), |r, c| q[(r, c)] * a)
+}
+
+/// Keeps the groups of at most `selection_size` REs (Fig. 6's fixed number of
+/// cooperative REs for the linkage and K-means candidates); all groups without a cap.
+fn cap(groups: Vec<Vec<usize>>, model: &MultistaticModel) -> Vec<Vec<usize>> {
+    match model.scenario.selection_size {
+        Some(n) => groups.into_iter().filter(|g| g.len() <= n).collect(),
+        None => groups,
+    }
+}
+
+/// `W` with `L` columns from a lifted `Q` (W units): the `L` strongest eigenvectors
+/// scaled by the square roots of their eigenvalues, and the numerical rank of `Q`
+/// (eigenvalues above `1e-6 P_T`).
+pub fn recover_beamformer(q: &Mat<C64>, streams: usize, power_budget: f64) -> (Mat<C64>, usize) {
+    let n = q.nrows();
+    let Some((vals, vecs)) = hermitian_eigen(q) else {
+        return (Mat::zeros(n, streams), 0);
+    };
+    let rank = vals.iter().filter(|&&x| x > 1e-6 * power_budget).count();
+    let w = Mat::from_fn(n, streams, |r, c| {
+        let idx = n - 1 - c;
+        vecs[(r, idx)] * vals[idx].max(0.0).sqrt()
+    });
+    (w, rank)
+}
+
+/// Solves the design problem (23)-(27) of a model: selection, SCA, recovery, re-check.
+pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<MultistaticDesign> {
+    let start = Instant::now();
+    let s = &model.scenario;
+    let k = model.receivers();
+    let p_t = s.power_budget;
+    let channels = model.scaled_channels();
+    // certificate: a RE that cannot reach R_th alone at full power
+    for (n, g) in channels.iter().enumerate() {
+        let c = single_user_capacity(g);
+        if c < s.min_rate {
+            let reason = format!(
+                "receiver {n} reaches at most {c:.4} bit/s/Hz alone at full power, below min_rate = {}",
+                s.min_rate
+            );
+            return Ok(empty(
+                DesignStatus::Infeasible {
+                    reason,
+                    certified: true,
+                },
+                k,
+                start,
+            ));
+        }
+    }
+    // Phase I on the communication streams (selection-independent, Q_0 = 0)
+    let comm_only = ScaProblem {
+        channels: channels.clone(),
+        sensing_direction: model.sensing_direction.clone(),
+        selected: vec![true; k],
+        min_rate: s.min_rate,
+    };
+    let phase1 = feasibility_phase(&comm_only, settings, &rule(model))?;
+    let slack = comm_only.min_rate_slack(&phase1.state);
+    if slack < 0.0 {
+        let mut d = empty(
+            DesignStatus::Infeasible {
+                reason: format!(
+                    "Phase I found no rate-feasible point (best minimum slack {slack:.4e} bit/s/Hz after {} iterations, {:?}); not a proof",
+                    phase1.iterations(),
+                    phase1.reason
+                ),
+                certified: false,
+            },
+            k,
+            start,
+        );
+        d.feasibility_iterations = phase1.iterations();
+        return Ok(d);
+    }
+    let w_bar: Vec<Mat<C64>> = phase1.state.iter().map(|q| scaled(q, p_t)).collect();
+    let selection = select(model, &w_bar)?;
+    if selection.status == SelectionStatus::Infeasible {
+        let mut d = empty(
+            DesignStatus::Infeasible {
+                reason: format!(
+                    "no receiver set meets the cost limit max_cost = {}",
+                    s.max_cost
+                ),
+                certified: true,
+            },
+            k,
+            start,
+        );
+        d.feasibility_iterations = phase1.iterations();
+        d.selection_status = Some(selection.status);
+        d.selection_candidates = selection.candidates;
+        return Ok(d);
+    }
+    let set = selection.set.clone();
+    let problem = ScaProblem {
+        selected: model.mask(&set),
+        ..comm_only
+    };
+    let phase2 = crb_phase(&problem, phase1.state.clone(), settings, &rule(model));
+    // recovery
+    let mut beamformers = Vec::with_capacity(k + 1);
+    let mut ranks = Vec::with_capacity(k + 1);
+    for q in &phase2.state {
+        let (w, r) = recover_beamformer(&scaled(q, p_t), s.streams, p_t);
+        beamformers.push(w);
+        ranks.push(r);
+    }
+    let mut d = evaluate(model, &set, &beamformers);
+    d.selection_status = Some(selection.status);
+    d.selection_candidates = selection.candidates;
+    d.ranks = ranks;
+    d.feasibility_iterations = phase1.iterations();
+    d.sca_iterations = phase2.iterations();
+    let c_ratio = d.crb.unwrap_or(f64::NAN) * problem.beampattern_gain(&phase2.state);
+    d.crb_history = phase2
+        .history
+        .iter()
+        .map(|h| c_ratio / h.objective)
+        .collect();
+    d.non_monotone_steps = phase2.non_monotone_steps.clone();
+    d.status = match (&phase2.reason, d.min_rate_slack, d.power_excess) {
+        (_, Some(sl), Some(pe)) if sl < -RECHECK_TOL * s.min_rate.max(1.0) || pe > RECHECK_TOL * p_t => {
+            DesignStatus::Inaccurate(format!(
+                "recovered W violates a constraint: min rate slack {sl:.3e} bit/s/Hz, power excess {pe:.3e} W"
+            ))
+        }
+        (StopReason::Failed(e), _, _) if phase2.iterations() > 0 => DesignStatus::Stalled(format!(
+            "SCA stopped after {} iterations: {e}",
+            phase2.iterations()
+        )),
+        (StopReason::Failed(e), _, _) => DesignStatus::Inaccurate(format!(
+            "SCA stopped after {} iterations: {e}",
+            phase2.iterations()
+        )),
+        (StopReason::MaxIterations, _, _) => DesignStatus::MaxIterations,
+        _ => DesignStatus::Converged,
+    };
+    d.solve_seconds = start.elapsed().as_secs_f64();
+    Ok(d)
+}
+
+/// Independent evaluation of beamformers `W_0..W_K` for the selection `set`: power,
+/// rates (20)-(21), `U` (17), position CRBs, cost, FIMs, all from `W` alone.
+pub fn evaluate(
+    model: &MultistaticModel,
+    set: &[usize],
+    beamformers: &[Mat<C64>],
+) -> MultistaticDesign {
+    let s = &model.scenario;
+    let qs: Vec<Mat<C64>> = beamformers.iter().map(outer).collect();
+    let q = total_covariance(&qs);
+    let power: f64 = beamformers
+        .iter()
+        .map(|w| {
+            w.col_iter()
+                .map(|c| c.iter().map(|z| z.norm_sqr()).sum::<f64>())
+                .sum::<f64>()
+        })
+        .sum();
+    let rates = model.rates(&qs, &model.mask(set));
+    let min_slack = rates
+        .iter()
+        .map(|r| r - s.min_rate)
+        .fold(f64::INFINITY, f64::min);
+    let (pos, vel, pos_known) = model.position_crbs(set, &q);
+    MultistaticDesign {
+        status: DesignStatus::Converged,
+        selected: set.to_vec(),
+        selection_status: None,
+        selection_candidates: 0,
+        crb: Some(model.crb(set, &q)),
+        position_crb: pos,
+        velocity_crb: vel,
+        position_crb_known_velocity: pos_known,
+        rates,
+        cost: model.cost(set),
+        power: Some(power),
+        beamformers: beamformers.to_vec(),
+        ranks: Vec::new(),
+        fims: model.fims(&q),
+        feasibility_iterations: 0,
+        sca_iterations: 0,
+        crb_history: Vec::new(),
+        non_monotone_steps: Vec::new(),
+        min_rate_slack: Some(min_slack),
+        power_excess: Some(power - s.power_budget),
+        solve_seconds: 0.0,
+    }
+}
