@@ -166,3 +166,129 @@ fn list_shows_every_figure() {
         assert!(out.contains(&format!("backscatter-{f}")), "{f}");
     }
 }
+
+const MULTISTATIC: &str = r#"
+system = "multistatic"
+receivers = [[30.0, 10.0], [-20.0, 50.0], [45.0, 45.0]]
+tx_antennas = 4
+samples = 64
+min_rate = 1.5
+selection = "exhaustive"
+"#;
+
+#[test]
+fn multistatic_json_answer_has_the_documented_shape_and_rechecks() {
+    let p = write("ms.toml", MULTISTATIC);
+    let (code, out, err) = isac(&["solve", "multistatic", "--input", &p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for key in [
+        "status",
+        "crb",
+        "position_crb",
+        "selected",
+        "rates",
+        "cost",
+        "power",
+        "sca_iterations",
+        "solve_seconds",
+        "fims",
+        "beamformers",
+        "comm_channels",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {out}");
+    }
+    assert_eq!(v["beamformers"].as_array().unwrap().len(), 4);
+    assert_eq!(v["comm_channels"].as_array().unwrap().len(), 3);
+    assert_eq!(v["fims"].as_array().unwrap().len(), 3);
+    // the answer can be re-checked outside isac: rates from the returned W and channels
+    let c = |m: &serde_json::Value, r: usize, col: usize| {
+        isac::C64::new(
+            m["re"][r][col].as_f64().unwrap(),
+            m["im"][r][col].as_f64().unwrap(),
+        )
+    };
+    let ws = v["beamformers"].as_array().unwrap();
+    let sigma2 = 1e-9;
+    let selected: Vec<usize> = v["selected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let power: f64 = ws
+        .iter()
+        .map(|w| {
+            (0..4)
+                .map(|r| (0..2).map(|l| c(w, r, l).norm_sqr()).sum::<f64>())
+                .sum::<f64>()
+        })
+        .sum();
+    assert!((power - v["power"].as_f64().unwrap()).abs() < 1e-9 && power <= 1.0 + 1e-6);
+    for k in 0..3 {
+        let h = &v["comm_channels"][k];
+        // 2x2 covariance of stream i at RE k: (H W_i)(H W_i)^H
+        let cov = |i: usize| {
+            let hw: Vec<Vec<isac::C64>> = (0..2)
+                .map(|r| {
+                    (0..2)
+                        .map(|l| (0..4).map(|t| c(h, r, t) * c(&ws[i], t, l)).sum())
+                        .collect()
+                })
+                .collect();
+            let mut m = [[isac::C64::new(0.0, 0.0); 2]; 2];
+            for a in 0..2 {
+                for b in 0..2 {
+                    m[a][b] = (0..2).map(|l| hw[a][l] * hw[b][l].conj()).sum();
+                }
+            }
+            m
+        };
+        let det = |m: [[isac::C64; 2]; 2]| (m[0][0] * m[1][1] - m[0][1] * m[1][0]).re;
+        let mut psi = [[isac::C64::new(0.0, 0.0); 2]; 2];
+        psi[0][0].re = sigma2;
+        psi[1][1].re = sigma2;
+        for i in 0..4 {
+            if i == k + 1 || (i == 0 && selected.contains(&k)) {
+                continue;
+            }
+            let m = cov(i);
+            for a in 0..2 {
+                for b in 0..2 {
+                    psi[a][b] += m[a][b];
+                }
+            }
+        }
+        let own = cov(k + 1);
+        let mut tot = psi;
+        for a in 0..2 {
+            for b in 0..2 {
+                tot[a][b] += own[a][b];
+            }
+        }
+        let rate = (det(tot) / det(psi)).log2();
+        assert!(
+            (rate - v["rates"][k].as_f64().unwrap()).abs() < 1e-6,
+            "RE {k}: {rate}"
+        );
+        assert!(rate >= 1.5 - 1e-5);
+    }
+}
+
+#[test]
+fn multistatic_bad_input_and_infeasible() {
+    let p = write("ms_bad.toml", &format!("{MULTISTATIC}\nstreams = 5\n"));
+    let (code, _, err) = isac(&["solve", "multistatic", "--input", &p]);
+    assert_eq!(code, 2);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("streams"), "{err}");
+    let p = write(
+        "ms_inf.toml",
+        &MULTISTATIC.replace("min_rate = 1.5", "min_rate = 80.0"),
+    );
+    let (code, out, err) = isac(&["solve", "multistatic", "--input", &p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(v["certified"], true);
+}

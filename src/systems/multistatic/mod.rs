@@ -5,7 +5,9 @@
 //! successive convex approximation) -> [`design`] (the whole pipeline, recovery of `W`,
 //! independent re-check). [`fim`] and [`geometry`] hold the bound and the localisation.
 
+pub mod bench;
 pub mod design;
+pub mod figures;
 pub mod fim;
 pub mod geometry;
 pub mod model;

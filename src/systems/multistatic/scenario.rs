@@ -341,36 +341,42 @@ impl MultistaticScenario {
         let pulse = Pulse::from_name(&pulse_name)
             .ok_or_else(|| IsacError::input("pulse", "unknown pulse"))?;
         let selection_size = if i.has("selection_size") {
-            Some(i.usize_in("selection_size", 1, k)?)
+            Some(i.usize_in("selection_size", 0, k)?)
         } else {
             None
         };
-        let mut selection = match i
-            .choice_or(
-                "selection",
-                &["minimax", "kmeans", "exhaustive", "all", "none", "size"],
-                "minimax",
-            )?
-            .as_str()
-        {
+        let selection_name = i.choice_or(
+            "selection",
+            &["minimax", "kmeans", "exhaustive", "all", "none", "size"],
+            "minimax",
+        )?;
+        let mut selection = match selection_name.as_str() {
             "minimax" => SelectionMethod::Minimax,
             "kmeans" => SelectionMethod::KMeans,
             "exhaustive" => SelectionMethod::Exhaustive,
             "all" => SelectionMethod::All,
             "none" => SelectionMethod::MonoStatic,
-            _ => SelectionMethod::BestOfSize(selection_size.ok_or_else(|| {
-                IsacError::input(
+            _ => match selection_size {
+                // |G| = 0 is the paper's notation for the mono-static baseline
+                Some(0) => SelectionMethod::MonoStatic,
+                Some(n) => SelectionMethod::BestOfSize(n),
+                None => return err(
                     "selection_size",
-                    "required with selection = \"size\" (1..=number of receivers)",
-                )
-            })?),
+                    "required with selection = \"size\" (0 = mono-static, 1 = bi-static, up to the number of receivers)",
+                ),
+            },
         };
-        if selection_size.is_some()
-            && !matches!(
-                selection,
-                SelectionMethod::BestOfSize(_) | SelectionMethod::Minimax | SelectionMethod::KMeans
-            )
-        {
+        let capped = matches!(
+            selection,
+            SelectionMethod::Minimax | SelectionMethod::KMeans
+        );
+        if selection_size == Some(0) && capped {
+            return err(
+                "selection_size",
+                "must be at least 1 with selection = \"minimax\" or \"kmeans\"",
+            );
+        }
+        if selection_size.is_some() && !(capped || selection_name == "size") {
             return err(
                 "selection_size",
                 "only applies to selection = \"size\", \"minimax\" or \"kmeans\"",
