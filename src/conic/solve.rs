@@ -52,6 +52,11 @@ pub struct SolverSettings {
     pub max_threads: u32,
     /// Print Clarabel's iteration log \[false\].
     pub verbose: bool,
+    /// Iterative refinement of each KKT solve: relative tolerance and step cap
+    /// \[1e-13, 10\] (Clarabel's). Each step is a product with the whole KKT matrix,
+    /// which dominates the time of SDPs with several dense PSD blocks.
+    pub iterative_refinement_reltol: f64,
+    pub iterative_refinement_max_iter: u32,
 }
 
 impl Default for SolverSettings {
@@ -70,6 +75,8 @@ impl Default for SolverSettings {
             direct_solve_method: "faer".to_string(),
             max_threads: 1,
             verbose: false,
+            iterative_refinement_reltol: 1e-13,
+            iterative_refinement_max_iter: 10,
         }
     }
 }
@@ -393,6 +400,8 @@ impl Problem {
             tol_ktratio: settings.tol_ktratio,
             direct_solve_method: settings.direct_solve_method.clone(),
             max_threads: settings.max_threads,
+            iterative_refinement_reltol: settings.iterative_refinement_reltol,
+            iterative_refinement_max_iter: settings.iterative_refinement_max_iter,
             ..DefaultSettings::default()
         };
         let run = catch_unwind(AssertUnwindSafe(|| {

@@ -12,7 +12,10 @@
 //! selection's `U` values are reported for the full power beamformed at the target.
 
 use super::model::{outer, total_covariance, MultistaticModel};
-use super::sca::{crb_phase, feasibility_phase, single_user_capacity, ScaProblem};
+use super::sca::{
+    crb_phase, feasibility_phase, rank_one_factors, single_user_capacity, ScaProblem,
+};
+use super::scenario::Beamforming;
 use super::scenario::SelectionMethod;
 use super::selection::{
     exhaustive, exhaustive_of_size, kmeans_groups, linkage_groups, Selection, SelectionProblem,
@@ -61,6 +64,8 @@ impl DesignStatus {
 #[derive(Debug, Clone)]
 pub struct MultistaticDesign {
     pub status: DesignStatus,
+    /// `"sca"` (the paper's SCA) or `"exact-rank-one"` (one convex program).
+    pub method: &'static str,
     /// Selected REs (0-based); empty for the mono-static baseline.
     pub selected: Vec<usize>,
     pub selection_status: Option<SelectionStatus>,
@@ -109,6 +114,8 @@ pub fn design_settings() -> SolverSettings {
         tol_gap_abs: 1e-7,
         tol_gap_rel: 1e-7,
         tol_feas: 1e-6,
+        iterative_refinement_reltol: 1e-10,
+        iterative_refinement_max_iter: 3,
         ..SolverSettings::default()
     }
 }
@@ -127,6 +134,7 @@ fn rule(model: &MultistaticModel) -> StoppingRule {
 fn empty(status: DesignStatus, k: usize, start: Instant) -> MultistaticDesign {
     MultistaticDesign {
         status,
+        method: "sca",
         selected: Vec::new(),
         selection_status: None,
         selection_candidates: 0,
@@ -260,6 +268,15 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
         selected: vec![true; k],
         min_rate: s.min_rate,
     };
+    if s.beamforming == Beamforming::Auto {
+        if let Some(factors) = rank_one_factors(&channels) {
+            if let Some(d) = design_rank_one(model, &comm_only, &factors, start)? {
+                return Ok(d);
+            }
+            // the exact program's point failed the true-rate re-check (interference nulls
+            // deeper than the solver's accuracy at high SNR): the SCA instead
+        }
+    }
     let phase1 = feasibility_phase(&comm_only, settings, &rule(model))?;
     let slack = comm_only.min_rate_slack(&phase1.state);
     if slack < 0.0 {
@@ -281,20 +298,8 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
     let w_bar: Vec<Mat<C64>> = phase1.state.iter().map(|q| scaled(q, p_t)).collect();
     let selection = select(model, &w_bar)?;
     if selection.status == SelectionStatus::Infeasible {
-        let mut d = empty(
-            DesignStatus::Infeasible {
-                reason: format!(
-                    "no receiver set meets the cost limit max_cost = {}",
-                    s.max_cost
-                ),
-                certified: true,
-            },
-            k,
-            start,
-        );
+        let mut d = no_admissible_set(model, &selection, start);
         d.feasibility_iterations = phase1.iterations();
-        d.selection_status = Some(selection.status);
-        d.selection_candidates = selection.candidates;
         return Ok(d);
     }
     let set = selection.set.clone();
@@ -303,18 +308,7 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
         ..comm_only
     };
     let phase2 = crb_phase(&problem, phase1.state.clone(), settings, &rule(model));
-    // recovery
-    let mut beamformers = Vec::with_capacity(k + 1);
-    let mut ranks = Vec::with_capacity(k + 1);
-    for q in &phase2.state {
-        let (w, r) = recover_beamformer(&scaled(q, p_t), s.streams, p_t);
-        beamformers.push(w);
-        ranks.push(r);
-    }
-    let mut d = evaluate(model, &set, &beamformers);
-    d.selection_status = Some(selection.status);
-    d.selection_candidates = selection.candidates;
-    d.ranks = ranks;
+    let mut d = recover(model, &set, &selection, &phase2.state);
     d.feasibility_iterations = phase1.iterations();
     d.sca_iterations = phase2.iterations();
     let c_ratio = d.crb.unwrap_or(f64::NAN) * problem.beampattern_gain(&phase2.state);
@@ -324,25 +318,135 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
         .map(|h| c_ratio / h.objective)
         .collect();
     d.non_monotone_steps = phase2.non_monotone_steps.clone();
-    d.status = match (&phase2.reason, d.min_rate_slack, d.power_excess) {
-        (_, Some(sl), Some(pe)) if sl < -RECHECK_TOL * s.min_rate.max(1.0) || pe > RECHECK_TOL * p_t => {
-            DesignStatus::Inaccurate(format!(
-                "recovered W violates a constraint: min rate slack {sl:.3e} bit/s/Hz, power excess {pe:.3e} W"
-            ))
-        }
-        (StopReason::Failed(e), _, _) if phase2.iterations() > 0 => DesignStatus::Stalled(format!(
+    d.status = match (&phase2.reason, recheck(model, &d)) {
+        (_, Some(violation)) => DesignStatus::Inaccurate(violation),
+        (StopReason::Failed(e), _) if phase2.iterations() > 0 => DesignStatus::Stalled(format!(
             "SCA stopped after {} iterations: {e}",
             phase2.iterations()
         )),
-        (StopReason::Failed(e), _, _) => DesignStatus::Inaccurate(format!(
+        (StopReason::Failed(e), _) => DesignStatus::Inaccurate(format!(
             "SCA stopped after {} iterations: {e}",
             phase2.iterations()
         )),
-        (StopReason::MaxIterations, _, _) => DesignStatus::MaxIterations,
+        (StopReason::MaxIterations, _) => DesignStatus::MaxIterations,
         _ => DesignStatus::Converged,
     };
     d.solve_seconds = start.elapsed().as_secs_f64();
     Ok(d)
+}
+
+/// The answer when no receiver set meets the cost limit (a certified infeasibility).
+fn no_admissible_set(
+    model: &MultistaticModel,
+    selection: &Selection,
+    start: Instant,
+) -> MultistaticDesign {
+    let reason = format!(
+        "no receiver set meets the cost limit max_cost = {}",
+        model.scenario.max_cost
+    );
+    let mut d = empty(
+        DesignStatus::Infeasible {
+            reason,
+            certified: true,
+        },
+        model.receivers(),
+        start,
+    );
+    d.selection_status = Some(selection.status);
+    d.selection_candidates = selection.candidates;
+    d
+}
+
+/// `W` from the scaled covariances and the independent evaluation of the result.
+fn recover(
+    model: &MultistaticModel,
+    set: &[usize],
+    selection: &Selection,
+    qs: &[Mat<C64>],
+) -> MultistaticDesign {
+    let s = &model.scenario;
+    let p_t = s.power_budget;
+    let mut beamformers = Vec::with_capacity(qs.len());
+    let mut ranks = Vec::with_capacity(qs.len());
+    for q in qs {
+        let (w, r) = recover_beamformer(&scaled(q, p_t), s.streams, p_t);
+        beamformers.push(w);
+        ranks.push(r);
+    }
+    let mut d = evaluate(model, set, &beamformers);
+    d.selection_status = Some(selection.status);
+    d.selection_candidates = selection.candidates;
+    d.ranks = ranks;
+    d
+}
+
+/// A violated constraint of the recovered `W`, if any (beyond [`RECHECK_TOL`]).
+fn recheck(model: &MultistaticModel, d: &MultistaticDesign) -> Option<String> {
+    let s = &model.scenario;
+    match (d.min_rate_slack, d.power_excess) {
+        (Some(sl), Some(pe)) if sl < -RECHECK_TOL * s.min_rate.max(1.0) || pe > RECHECK_TOL * s.power_budget => Some(format!(
+            "recovered W violates a constraint: min rate slack {sl:.3e} bit/s/Hz, power excess {pe:.3e} W"
+        )),
+        _ => None,
+    }
+}
+
+/// Rank-one TR-RE channels: the exact program of [`ScaProblem::solve_rank_one`] replaces
+/// both SCA phases. `W-bar` for the selection is its solution with every RE selected and
+/// `Q_0` removed (the selected REs cancel `Q_0`, so their rates do not change). `None` when
+/// a solution fails the true-rate re-check (the caller then runs the SCA).
+fn design_rank_one(
+    model: &MultistaticModel,
+    comm_only: &ScaProblem,
+    factors: &[(f64, Vec<C64>)],
+    start: Instant,
+) -> Result<Option<MultistaticDesign>> {
+    let s = &model.scenario;
+    let k = model.receivers();
+    let settings = SolverSettings::default();
+    let infeasible = || {
+        let reason = "the rate constraints admit no beamformer (exact convex program for rank-one channels; solver certificate)".to_string();
+        let mut d = empty(
+            DesignStatus::Infeasible {
+                reason,
+                certified: true,
+            },
+            k,
+            start,
+        );
+        d.method = "exact-rank-one";
+        Ok(Some(d))
+    };
+    let Some(mut all) = comm_only.solve_rank_one(factors, &settings)? else {
+        return infeasible();
+    };
+    if comm_only.min_rate_slack(&all) < -RECHECK_TOL * s.min_rate.max(1.0) {
+        return Ok(None);
+    }
+    let nt = s.tx_antennas;
+    all[0] = Mat::zeros(nt, nt);
+    let w_bar: Vec<Mat<C64>> = all.iter().map(|q| scaled(q, s.power_budget)).collect();
+    let selection = select(model, &w_bar)?;
+    if selection.status == SelectionStatus::Infeasible {
+        return Ok(Some(no_admissible_set(model, &selection, start)));
+    }
+    let set = selection.set.clone();
+    let problem = ScaProblem {
+        selected: model.mask(&set),
+        ..comm_only.clone()
+    };
+    let Some(qs) = problem.solve_rank_one(factors, &settings)? else {
+        return infeasible();
+    };
+    let mut d = recover(model, &set, &selection, &qs);
+    if recheck(model, &d).is_some() {
+        return Ok(None);
+    }
+    d.method = "exact-rank-one";
+    d.status = DesignStatus::Converged;
+    d.solve_seconds = start.elapsed().as_secs_f64();
+    Ok(Some(d))
 }
 
 /// Independent evaluation of beamformers `W_0..W_K` for the selection `set`: power,
@@ -371,6 +475,7 @@ pub fn evaluate(
     let (pos, vel, pos_known) = model.position_crbs(set, &q);
     MultistaticDesign {
         status: DesignStatus::Converged,
+        method: "sca",
         selected: set.to_vec(),
         selection_status: None,
         selection_candidates: 0,

@@ -54,6 +54,7 @@ fn complex_json(m: &Mat<crate::C64>) -> Value {
 pub fn metrics(model: &MultistaticModel, d: &MultistaticDesign) -> Metrics {
     let mut m = Metrics::new();
     m.insert("status".into(), json!(d.status.as_str()));
+    m.insert("method".into(), json!(d.method));
     m.insert("crb".into(), num(d.crb));
     m.insert("position_crb".into(), num(d.position_crb));
     m.insert("velocity_crb".into(), num(d.velocity_crb));

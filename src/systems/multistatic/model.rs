@@ -29,7 +29,7 @@ use super::geometry::{
     bistatic_delay, bistatic_doppler, doa, dod, position_crb_known_velocity, position_velocity_crb,
     TargetState,
 };
-use super::scenario::MultistaticScenario;
+use super::scenario::{CommChannel, MultistaticScenario};
 use super::selection::cooperation_cost;
 use crate::linalg::hermitian_eigen;
 use crate::physics::array::{PhaseSign, Ula};
@@ -64,8 +64,10 @@ fn rician_channel(
 ) -> Mat<C64> {
     let eta = distance(s.transmitter, receiver).powf(-s.comm_path_loss_exponent);
     let a = s.rician_factor;
-    let los = (a / (1.0 + a)).sqrt();
-    let nlos = (1.0 / (1.0 + a)).sqrt();
+    let (los, nlos) = match s.comm_channel {
+        CommChannel::Rician => ((a / (1.0 + a)).sqrt(), (1.0 / (1.0 + a)).sqrt()),
+        CommChannel::LineOfSight => (1.0, 0.0),
+    };
     let at = tx.steering(angle(s.transmitter, receiver));
     let ar = rx.steering(angle(receiver, s.transmitter));
     let mut draw = || {

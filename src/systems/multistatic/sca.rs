@@ -414,6 +414,84 @@ pub fn crb_phase(
     )
 }
 
+/// Rate margin (bit/s/Hz) of [`ScaProblem::solve_rank_one`].
+pub const RANK_ONE_MARGIN: f64 = 1e-5;
+
+/// `(sigma_k^2, w_k)` with `G_k = sigma_k u_k w_k^H` (`|u_k| = |w_k| = 1`) for every RE
+/// when every `G_k` has rank one (second singular value below `1e-6` of the first);
+/// `None` otherwise.
+pub fn rank_one_factors(channels: &[Mat<C64>]) -> Option<Vec<(f64, Vec<C64>)>> {
+    channels
+        .iter()
+        .map(|g| {
+            let gg = g.adjoint() * g;
+            let n = gg.nrows();
+            let (vals, vecs) = hermitian_eigen(&gg)?;
+            let top = vals[n - 1];
+            let second = if n > 1 { vals[n - 2] } else { 0.0 };
+            (top > 0.0 && second <= 1e-12 * top)
+                .then(|| (top, (0..n).map(|r| vecs[(r, n - 1)]).collect()))
+        })
+        .collect()
+}
+
+impl ScaProblem {
+    /// The exact optimum of (32)-(33) for rank-one channels `G_k = sigma_k u_k w_k^H`:
+    /// `G_k Q G_k^H = x u_k u_k^H` with `x = sigma_k^2 w_k^H Q w_k`, so
+    /// `R_k ln 2 = ln(1 + sum_{I_k + k} x_ik) - ln(1 + sum_{I_k} x_ik)` and `R_k >= R_th` is
+    /// the linear `x_kk >= (2^R_th - 1)(1 + sum_{i in I_k} x_ik)`. One SDP, no SCA.
+    /// `Ok(None)` when it is infeasible (a certificate from the conic solver).
+    pub fn solve_rank_one(
+        &self,
+        factors: &[(f64, Vec<C64>)],
+        settings: &SolverSettings,
+    ) -> Result<Option<Vec<Mat<C64>>>> {
+        let nt = self.tx_antennas();
+        let kk = self.receivers();
+        let mut p = Problem::new();
+        let vars: Vec<HermitianVar> = (0..=kk).map(|_| p.psd_hermitian(nt)).collect();
+        p.le(
+            crate::conic::Affine::sum(vars.iter().map(|v| v.trace()).collect::<Vec<_>>().iter()),
+            1.0,
+        );
+        // a margin of RANK_ONE_MARGIN bit/s/Hz keeps the returned point on the feasible
+        // side of R_th despite the interior-point solver's ~1e-6 relative residuals
+        let gamma = 2f64.powf(self.min_rate + RANK_ONE_MARGIN) - 1.0;
+        for (k, (s2, w)) in factors.iter().enumerate() {
+            // scale row k by 1/sigma_k^2 (x and the constant then have comparable size)
+            let x = |i: usize| vars[i].quad_form(w);
+            let mut rhs = crate::conic::Affine::constant(gamma / s2);
+            for i in self.interferers(k) {
+                rhs += x(i)?.scaled(gamma);
+            }
+            p.ge(x(k + 1)?, rhs);
+        }
+        let obj = crate::conic::Affine::sum(
+            vars.iter()
+                .map(|v| v.quad_form(&self.sensing_direction))
+                .collect::<Result<Vec<_>>>()?
+                .iter(),
+        );
+        p.maximize(obj);
+        let sol = p.solve(settings)?;
+        match &sol.status {
+            Status::Optimal => {}
+            Status::Infeasible => return Ok(None),
+            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => {}
+            other => {
+                return Err(IsacError::Numerical(format!(
+                    "rank-one beamforming program not solved: {other:?}"
+                )))
+            }
+        }
+        Ok(Some(
+            vars.iter()
+                .map(|v| psd_part(&sol.hermitian_value(v)))
+                .collect(),
+        ))
+    }
+}
+
 /// Largest rate RE `k` can reach alone (full power, no interference):
 /// water-filling over the eigenvalues of `G_k^H G_k`, bit/s/Hz. If it is below `R_th`
 /// for some RE the rate constraints are infeasible (a certificate).

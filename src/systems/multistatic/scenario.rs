@@ -46,6 +46,25 @@ impl SelectionMethod {
     }
 }
 
+/// The TR-RE communication channel model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommChannel {
+    /// Line of sight plus i.i.d. Rayleigh scattering with K-factor `rician_factor`.
+    Rician,
+    /// The paper's Section II direct link `sqrt(eta_{b,k}) a_k a_b^T` (rank one).
+    LineOfSight,
+}
+
+/// How the beamformers are designed for a selected set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beamforming {
+    /// The exact convex program when every TR-RE channel has rank one (the rate
+    /// constraints are then linear SINR constraints); the SCA otherwise.
+    Auto,
+    /// Always the paper's SCA (45)-(46).
+    Sca,
+}
+
 /// A validated multi-static instance. SI units (W, s, Hz, m).
 #[derive(Debug, Clone)]
 pub struct MultistaticScenario {
@@ -98,6 +117,8 @@ pub struct MultistaticScenario {
     pub fim: FimVariant,
     /// Seed of the random channel part (and of K-means).
     pub seed: u64,
+    pub comm_channel: CommChannel,
+    pub beamforming: Beamforming,
     /// Explicit communication channels `H_{b,k}` (`[k][rx][tx]`), if given.
     pub comm_channels: Option<Vec<Vec<Vec<C64>>>>,
     /// SCA: iteration cap and relative tolerance of the stopping rule.
@@ -141,6 +162,8 @@ pub const KEYS: &[&str] = &[
     "selected",
     "fim",
     "seed",
+    "comm_channel",
+    "beamforming",
     "comm_channels_re",
     "comm_channels_im",
     "sca_max_iterations",
@@ -455,6 +478,20 @@ impl MultistaticScenario {
             fim,
             seed,
             comm_channels,
+            comm_channel: match i
+                .choice_or("comm_channel", &["rician", "los"], "rician")?
+                .as_str()
+            {
+                "los" => CommChannel::LineOfSight,
+                _ => CommChannel::Rician,
+            },
+            beamforming: match i
+                .choice_or("beamforming", &["auto", "sca"], "auto")?
+                .as_str()
+            {
+                "sca" => Beamforming::Sca,
+                _ => Beamforming::Auto,
+            },
             sca_max_iterations: i.usize_in_or("sca_max_iterations", 1, 100_000, 200)?,
             sca_tolerance: i.f64_in_or("sca_tolerance", 1e-12, 1.0, 1e-6)?,
         })
