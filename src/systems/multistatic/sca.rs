@@ -157,7 +157,7 @@ impl ScaProblem {
         current: &[Mat<C64>],
         phase: Phase,
         settings: &SolverSettings,
-    ) -> Result<Vec<Mat<C64>>> {
+    ) -> Result<(Vec<Mat<C64>>, bool)> {
         let nt = self.tx_antennas();
         let kk = self.receivers();
         let mut p = Problem::new();
@@ -211,8 +211,16 @@ impl ScaProblem {
                 rhs += t;
             }
             // equilibrate: log det(A / c) = log det A - nr ln c, with c the mean
-            // eigenvalue of B(Q^-) (entries of A are up to ~1e6 at high SNR)
-            let c = (0..nr).map(|r| b_bar[(r, r)].re).sum::<f64>() / nr as f64;
+            // eigenvalue of A(Q^-) (entries of A are up to ~1e6 at high SNR)
+            let own = if current.len() > k + 1 {
+                self.gram(k, &current[k + 1])
+            } else {
+                Mat::zeros(nr, nr)
+            };
+            let c = (0..nr)
+                .map(|r| b_bar[(r, r)].re + own[(r, r)].re)
+                .sum::<f64>()
+                / nr as f64;
             if c > 1.0 {
                 for row in a.iter_mut() {
                     for e in row.iter_mut() {
@@ -237,24 +245,27 @@ impl ScaProblem {
         }
         let sol = p.solve(settings)?;
         // Clarabel's AlmostSolved (reduced accuracy, here typically a gap of ~1e-7 where
-        // the exp cones stall) is accepted: the SCA needs a feasible improving point, and
-        // the driver's step re-checks the true rates and power of every iterate.
-        match &sol.status {
-            Status::Optimal => {}
-            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => {}
+        // the exp cones stall) counts as solved; any other non-optimal answer with finite
+        // values is returned as a search direction only (`solved = false`): the driver's
+        // step re-checks the true rates and the progress of every iterate.
+        let solved = match &sol.status {
+            Status::Optimal => true,
+            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => true,
+            Status::Inaccurate { .. } if sol.values.iter().all(|x| x.is_finite()) => false,
             other => {
                 return Err(IsacError::Numerical(format!(
                     "SCA subproblem ({phase:?}) not solved: {other:?}"
                 )))
             }
-        }
-        Ok(vars
+        };
+        let point = vars
             .iter()
             .map(|v| match v {
                 Some(v) => psd_part(&sol.hermitian_value(v)),
                 None => Mat::zeros(nt, nt),
             })
-            .collect())
+            .collect();
+        Ok((point, solved))
     }
 }
 
@@ -318,10 +329,14 @@ impl IterativeAlgorithm for ScaPhase<'_> {
         // one retry with Clarabel's own defaults (row normalisation, 1e-8 tolerances) when
         // the design settings fail on a subproblem
         let mut next = match self.problem.step(state, self.phase, self.settings) {
-            Ok(n) => n,
-            Err(_) => self
+            Ok((n, true)) => n,
+            first => match self
                 .problem
-                .step(state, self.phase, &SolverSettings::default())?,
+                .step(state, self.phase, &SolverSettings::default())
+            {
+                Ok((n, _)) => n,
+                Err(e) => first.map(|(n, _)| n).map_err(|_| e)?,
+            },
         };
         // the returned covariances may exceed the budget by the solver's tolerance: scale
         // them onto it (the objective and the rates change by as little)
@@ -331,19 +346,55 @@ impl IterativeAlgorithm for ScaPhase<'_> {
                 *q = Mat::from_fn(q.nrows(), q.ncols(), |r, c| q[(r, c)] / power);
             }
         }
-        let slack = self.problem.min_rate_slack(&next);
-        if self.phase == Phase::CrbMinimisation
-            && slack < -RATE_TOL * self.problem.min_rate.max(1.0)
-        {
-            return Err(IsacError::Numerical(format!(
-                "SCA iterate violates a rate constraint by {:.3e} bit/s/Hz",
-                -slack
-            )));
+        let mut slack = self.problem.min_rate_slack(&next);
+        let tol = RATE_TOL * self.problem.min_rate.max(1.0);
+        if self.phase == Phase::CrbMinimisation && slack < -tol {
+            // an inaccurate subproblem answer: back-track towards the (feasible) current
+            // point along the segment, which keeps PSD and power and, since s is linear,
+            // still improves s; stop the SCA if no point of the segment is feasible
+            let violation = -slack;
+            let mut accepted = false;
+            let mut theta = 0.5;
+            while theta > 1e-3 {
+                let cand: Vec<Mat<C64>> = state
+                    .iter()
+                    .zip(&next)
+                    .map(|(a, b)| {
+                        Mat::from_fn(a.nrows(), a.ncols(), |r, c| {
+                            a[(r, c)] + (b[(r, c)] - a[(r, c)]) * theta
+                        })
+                    })
+                    .collect();
+                let sl = self.problem.min_rate_slack(&cand);
+                if sl >= -tol {
+                    next = cand;
+                    slack = sl;
+                    accepted = true;
+                    break;
+                }
+                theta *= 0.5;
+            }
+            if !accepted {
+                return Err(IsacError::Numerical(format!(
+                    "SCA iterate violates a rate constraint by {violation:.3e} bit/s/Hz and back-tracking found no feasible point"
+                )));
+            }
         }
         let (objective, done) = match self.phase {
             Phase::Feasibility => (slack, slack >= 0.0),
             Phase::CrbMinimisation => (self.problem.beampattern_gain(&next), false),
         };
+        // an inexact subproblem answer must still improve the current point
+        let before = match self.phase {
+            Phase::Feasibility => self.problem.min_rate_slack(state),
+            Phase::CrbMinimisation => self.problem.beampattern_gain(state),
+        };
+        if objective < before - 1e-9 * before.abs().max(1.0) {
+            return Err(IsacError::Numerical(format!(
+                "SCA step ({:?}) made no progress ({before:.9e} -> {objective:.9e})",
+                self.phase
+            )));
+        }
         let mut step = Step::new(next, objective);
         step.metrics.push(("min_rate_slack".into(), slack));
         step.done = done;
