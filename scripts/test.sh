@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, the Rust tests (the dev profile is
 # optimised: the SDP tests solve real instances), clippy, and the independent
-# numpy + CVXPY cross-check of the backscatter design on random instances.
+# numpy + CVXPY cross-checks of the backscatter design on random instances and of the
+# multi-static SCA (same iterations from the same start, final objective within 1e-5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -12,4 +13,7 @@ mkdir -p out
 python3 python/backscatter_reference.py --self-test
 target/debug/isac bench backscatter --cross-check out/crosscheck.json
 python3 python/backscatter_reference.py out/crosscheck.json
+python3 python/multistatic_reference.py --self-test
+target/debug/isac bench multistatic --cross-check out/ms_crosscheck.json
+python3 python/multistatic_reference.py --problem out/ms_crosscheck.json --out out/ms_crosscheck_cvxpy.json --check-tol 1e-5
 echo "all tests passed"
