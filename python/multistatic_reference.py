@@ -131,7 +131,10 @@ def run_sca(p):
         Qn, wall, st = sca_step(p, Q)
         power = sum(np.trace(q).real for q in Qn)
         if power > 1:
+            # as isac does: scale an answer that exceeds the budget by the solver's
+            # tolerance onto it
             Qn = [q / power for q in Qn]
+            power = 1.0
         fn = gain(p, Qn)
         walls.append(wall)
         solver.append(st)

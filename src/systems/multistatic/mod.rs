@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod design;
+pub mod estimator;
 pub mod figures;
 pub mod fim;
 pub mod geometry;
