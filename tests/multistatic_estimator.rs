@@ -88,7 +88,7 @@ fn coherent_matched_filter_approaches_the_crb_at_high_snr() {
         let wf = waveform(pulse, 64);
         for noise in [1e-12, 1e-14] {
             let r = monte_carlo(
-                &[l.clone()],
+                std::slice::from_ref(&l),
                 &wf,
                 &streams(&l),
                 noise,
@@ -120,7 +120,7 @@ fn monte_carlo_is_reproducible_and_thread_count_independent() {
     let wf = waveform(Pulse::Cosine, 32);
     let run = || {
         monte_carlo(
-            &[l.clone()],
+            std::slice::from_ref(&l),
             &wf,
             &streams(&l),
             1e-13,
