@@ -43,11 +43,18 @@ pub fn solve(system: &str, input: &Path, json: bool) -> Result<()> {
         }
         "multistatic" => {
             let (model, design) = isac::systems::multistatic::solve_table(&table)?;
+            let mf = isac::systems::multistatic::matched_filter_metrics(&model, &design)?;
             if json {
-                let v = isac::systems::multistatic::design_json(&model, &design);
+                let mut v = isac::systems::multistatic::design_json(&model, &design);
+                if let serde_json::Value::Object(o) = &mut v {
+                    o.extend(mf);
+                }
                 println!("{}", serde_json::to_string(&v)?);
             } else {
                 print_multistatic(&model, &design);
+                if let (Some(a), Some(b)) = (mf.get("mf_mse"), mf.get("crb_sum")) {
+                    println!("  matched filter ({} trials): sum of MSEs {a} vs sum of CRBs {b} (s^2 + Hz^2)", model.scenario.mf_trials);
+                }
             }
             Ok(())
         }

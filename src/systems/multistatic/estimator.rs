@@ -26,7 +26,7 @@
 //!   otherwise pulls the peak towards delays whose samples catch more pulse energy
 //!   (measured: the noise-free peak moved by 0.9 ns, 0.7 samples).
 //!
-//! **Search.** A coarse grid (delay step `dt/(4 os)` over the window, 41 Doppler points)
+//! **Search.** A coarse grid (delay step at most `dt/8` over the window, 11 Doppler points)
 //! and then alternating golden-section refinement in each coordinate (the model's
 //! `J_{tau f} = 0`: the coordinates decouple locally), to a small fraction of the CRB's
 //! standard deviation. The window is centred on the true values (a local estimator, as the
@@ -232,9 +232,10 @@ pub fn estimate_delay_doppler(
     oversampling: usize,
 ) -> (f64, f64) {
     let s = |tau: f64, f: f64| statistic(echo, link, waveform, kind, tau, f);
-    let dstep = waveform.symbol_duration / (4.0 * oversampling as f64);
+    let _ = oversampling;
+    let dstep = waveform.symbol_duration / 8.0;
     let nd = ((2.0 * window.delay_half_width / dstep).ceil() as usize).max(2);
-    let nf = 41;
+    let nf = 11;
     let mut best = (f64::NEG_INFINITY, window.delay, window.doppler);
     for i in 0..=nd {
         let tau = window.delay - window.delay_half_width

@@ -121,6 +121,11 @@ pub struct MultistaticScenario {
     pub beamforming: Beamforming,
     /// Explicit communication channels `H_{b,k}` (`[k][rx][tx]`), if given.
     pub comm_channels: Option<Vec<Vec<Vec<C64>>>>,
+    /// Matched-filter Monte Carlo after the design (Fig. 7): trials (0: none),
+    /// samples per symbol, statistic.
+    pub mf_trials: usize,
+    pub mf_oversampling: usize,
+    pub mf_statistic: super::estimator::Statistic,
     /// SCA: iteration cap and relative tolerance of the stopping rule.
     pub sca_max_iterations: usize,
     pub sca_tolerance: f64,
@@ -166,6 +171,9 @@ pub const KEYS: &[&str] = &[
     "beamforming",
     "comm_channels_re",
     "comm_channels_im",
+    "mf_trials",
+    "mf_oversampling",
+    "mf_statistic",
     "sca_max_iterations",
     "sca_tolerance",
 ];
@@ -491,6 +499,15 @@ impl MultistaticScenario {
             {
                 "sca" => Beamforming::Sca,
                 _ => Beamforming::Auto,
+            },
+            mf_trials: i.usize_in_or("mf_trials", 0, 1_000_000, 0)?,
+            mf_oversampling: i.usize_in_or("mf_oversampling", 1, 64, 16)?,
+            mf_statistic: match i
+                .choice_or("mf_statistic", &["coherent", "noncoherent"], "coherent")?
+                .as_str()
+            {
+                "noncoherent" => super::estimator::Statistic::NonCoherent,
+                _ => super::estimator::Statistic::Coherent,
             },
             sca_max_iterations: i.usize_in_or("sca_max_iterations", 1, 100_000, 200)?,
             sca_tolerance: i.f64_in_or("sca_tolerance", 1e-12, 1.0, 1e-6)?,
