@@ -73,6 +73,8 @@ pub struct MultistaticDesign {
     pub selection_candidates: usize,
     /// `U` (17) of the returned `W` (paper units: s^2 + Hz^2 for the model FIM).
     pub crb: Option<f64>,
+    /// The same `U` in the paper's normalised units (`tau/dt`, `f dt`).
+    pub crb_normalised: Option<f64>,
     /// Position CRB (m^2) with the velocity unknown, the velocity CRB (m^2/s^2), and the
     /// position CRB with the velocity known.
     pub position_crb: Option<f64>,
@@ -139,6 +141,7 @@ fn empty(status: DesignStatus, k: usize, start: Instant) -> MultistaticDesign {
         selection_status: None,
         selection_candidates: 0,
         crb: None,
+        crb_normalised: None,
         position_crb: None,
         velocity_crb: None,
         position_crb_known_velocity: None,
@@ -480,6 +483,7 @@ pub fn evaluate(
         selection_status: None,
         selection_candidates: 0,
         crb: Some(model.crb(set, &q)),
+        crb_normalised: Some(model.crb_normalised(set, &q)),
         position_crb: pos,
         velocity_crb: vel,
         position_crb_known_velocity: pos_known,

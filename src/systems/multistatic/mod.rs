@@ -57,6 +57,7 @@ pub fn metrics(model: &MultistaticModel, d: &MultistaticDesign) -> Metrics {
     m.insert("status".into(), json!(d.status.as_str()));
     m.insert("method".into(), json!(d.method));
     m.insert("crb".into(), num(d.crb));
+    m.insert("crb_normalised".into(), num(d.crb_normalised));
     m.insert("position_crb".into(), num(d.position_crb));
     m.insert("velocity_crb".into(), num(d.velocity_crb));
     m.insert(

@@ -224,6 +224,27 @@ impl MultistaticModel {
         paper_u(&set.iter().map(|&k| fims[k].clone()).collect::<Vec<_>>())
     }
 
+    /// `U` (17) in the paper's normalised parameters `tau~ = tau/dt`, `f~ = f dt`:
+    /// `var(tau)/dt^2 + var(f) dt^2` from the inverse of the summed FIM (the units of the
+    /// paper's figures). `+inf` when singular.
+    pub fn crb_normalised(&self, set: &[usize], q: &Mat<C64>) -> f64 {
+        let fims: Vec<Mat<f64>> = if set.is_empty() {
+            vec![self.mono_fim(q)]
+        } else {
+            let all = self.fims(q);
+            set.iter().map(|&k| all[k].clone()).collect()
+        };
+        let mut sum = Mat::<f64>::zeros(2, 2);
+        for j in &fims {
+            sum += j;
+        }
+        let dt = self.scenario.symbol_duration;
+        match crate::fim::crb_matrix(&sum) {
+            Some(c) => c[(0, 0)] / (dt * dt) + c[(1, 1)] * dt * dt,
+            None => f64::INFINITY,
+        }
+    }
+
     /// Position CRBs `(velocity unknown, velocity known)` in m^2 of the receivers in
     /// `set` (empty: mono-static), by mapping each `J_k` through the Jacobian of
     /// (48)-(51) (`super::geometry::target_fim`). `None` where not identifiable.
