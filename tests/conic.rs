@@ -277,6 +277,24 @@ fn water_filling(g: &[f64], pw: f64) -> f64 {
         .sum()
 }
 
+/// `max log det(I + H X H^H) s.t. tr X <= P, X >= 0` through `log_det_ge`:
+/// (optimal value, X).
+fn max_log_det_program(h: &Mat<C64>, pw: f64) -> (f64, Mat<C64>) {
+    let mut p = Problem::new();
+    let x = p.psd_hermitian(h.ncols());
+    p.le(x.trace(), pw);
+    let mut m = x.congruence(h).unwrap();
+    for (i, row) in m.iter_mut().enumerate() {
+        row[i] = row[i].clone() + 1.0;
+    }
+    let t = p.scalar();
+    p.log_det_ge(m, t.clone()).unwrap();
+    p.maximize(t);
+    let s = p.solve(&settings()).unwrap();
+    assert_eq!(s.status, Status::Optimal, "{:?}", s.status);
+    (s.objective, s.hermitian_value(&x))
+}
+
 #[test]
 fn log_det_water_filling() {
     // max log det(I + H X H^H) s.t. tr X <= P, H diagonal (complex).
@@ -291,20 +309,8 @@ fn log_det_water_filling() {
     // by hand: mu = 1.625, p = (1.375, 0.625, 0), value ln 6.5 + ln 1.625
     assert_close!(want, 6.5f64.ln() + 1.625f64.ln(), 1e-9);
     let hm = Mat::from_fn(3, 3, |i, j| if i == j { h[i] } else { C64::new(0.0, 0.0) });
-    let mut p = Problem::new();
-    let x = p.psd_hermitian(3);
-    p.le(x.trace(), pw);
-    let mut m = x.congruence(&hm).unwrap();
-    for (i, row) in m.iter_mut().enumerate() {
-        row[i] = row[i].clone() + 1.0;
-    }
-    let t = p.scalar();
-    p.log_det_ge(m, t.clone()).unwrap();
-    p.maximize(t);
-    let s = p.solve(&settings()).unwrap();
-    assert_eq!(s.status, Status::Optimal, "{:?}", s.status);
-    assert_close!(s.objective, want, 1e-5);
-    let xv = s.hermitian_value(&x);
+    let (objective, xv) = max_log_det_program(&hm, pw);
+    assert_close!(objective, want, 1e-5);
     assert_close!(xv[(0, 0)].re, 1.375, 1e-3);
     assert_close!(xv[(1, 1)].re, 0.625, 1e-3);
 }
@@ -600,21 +606,9 @@ fn log_det_two_by_two_is_water_filling_over_singular_values() {
     let g = eig2(&hh);
     for pw in [0.05, 1.0, 20.0] {
         let want = water_filling(&g, pw);
-        let mut p = Problem::new();
-        let x = p.psd_hermitian(3);
-        p.le(x.trace(), pw);
-        let mut m = x.congruence(&h).unwrap();
-        for (i, row) in m.iter_mut().enumerate() {
-            row[i] = row[i].clone() + 1.0;
-        }
-        let t = p.scalar();
-        p.log_det_ge(m, t.clone()).unwrap();
-        p.maximize(t);
-        let s = p.solve(&settings()).unwrap();
-        assert_eq!(s.status, Status::Optimal, "{:?}", s.status);
-        assert_close!(s.objective, want, 1e-6);
+        let (objective, xv) = max_log_det_program(&h, pw);
+        assert_close!(objective, want, 1e-6);
         // the log det of the returned X itself reaches the bound
-        let xv = s.hermitian_value(&x);
         let mut a = &(&h * &xv) * h.adjoint();
         a[(0, 0)] += C64::new(1.0, 0.0);
         a[(1, 1)] += C64::new(1.0, 0.0);

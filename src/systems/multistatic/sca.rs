@@ -410,35 +410,18 @@ pub fn feasibility_phase(
 ) -> Result<IterationResult<Vec<Mat<C64>>>> {
     let start = problem.initial_point()?;
     let slack = problem.min_rate_slack(&start);
-    if slack >= 0.0 {
-        return Ok(run(
-            &mut ScaPhase {
-                problem,
-                phase: Phase::Feasibility,
-                settings,
-            },
-            start,
-            slack,
-            &StoppingRule {
-                max_iterations: 0,
-                ..*rule
-            },
-        ));
-    }
+    // a start that already meets every rate needs no step
     let rule = StoppingRule {
         direction: Direction::Maximize,
+        max_iterations: if slack >= 0.0 { 0 } else { rule.max_iterations },
         ..*rule
     };
-    Ok(run(
-        &mut ScaPhase {
-            problem,
-            phase: Phase::Feasibility,
-            settings,
-        },
-        start,
-        slack,
-        &rule,
-    ))
+    let mut phase = ScaPhase {
+        problem,
+        phase: Phase::Feasibility,
+        settings,
+    };
+    Ok(run(&mut phase, start, slack, &rule))
 }
 
 /// Phase II: the SCA (45)-(46) from a rate-feasible `start`.
