@@ -275,3 +275,72 @@ mod tests {
         assert!((watts_to_dbm(1e-9) + 60.0).abs() < 1e-9);
     }
 }
+
+impl Input<'_> {
+    /// An optional complex 3-D array given as two real arrays `re_key` / `im_key` of shape
+    /// `[dims.0][dims.1][dims.2]` (`names` says what each axis is, for the error message).
+    /// `None` when both keys are absent; an error naming the key when only one is given
+    /// or a shape or entry is wrong.
+    pub fn complex_tensor(
+        &self,
+        re_key: &str,
+        im_key: &str,
+        dims: [usize; 3],
+        names: [&str; 3],
+    ) -> Result<Option<Vec<Vec<Vec<crate::C64>>>>> {
+        let (re, im) = (self.table.get(re_key), self.table.get(im_key));
+        let both = format!("missing: give both {re_key} and {im_key}");
+        let (re, im) = match (re, im) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(IsacError::input(im_key, both)),
+            (None, Some(_)) => return Err(IsacError::input(re_key, both)),
+            (Some(a), Some(b)) => (a, b),
+        };
+        let [d0, d1, d2] = dims;
+        let shape = format!(
+            "must have shape [{d0}][{d1}][{d2}] ({}, {}, {}) of finite numbers",
+            names[0], names[1], names[2]
+        );
+        let read = |v: &Value, key: &str| -> Result<Vec<Vec<Vec<f64>>>> {
+            let bad = || IsacError::input(key, shape.clone());
+            let array = |v: &'_ Value, n: usize| -> Result<Vec<Value>> {
+                match v.as_array() {
+                    Some(a) if a.len() == n => Ok(a.clone()),
+                    _ => Err(bad()),
+                }
+            };
+            array(v, d0)?
+                .iter()
+                .map(|m| {
+                    array(m, d1)?
+                        .iter()
+                        .map(|r| {
+                            array(r, d2)?
+                                .iter()
+                                .map(|x| match x {
+                                    Value::Float(f) if f.is_finite() => Ok(*f),
+                                    Value::Integer(i) => Ok(*i as f64),
+                                    _ => Err(bad()),
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (a, b) = (read(re, re_key)?, read(im, im_key)?);
+        Ok(Some(
+            (0..d0)
+                .map(|q| {
+                    (0..d1)
+                        .map(|r| {
+                            (0..d2)
+                                .map(|c| crate::C64::new(a[q][r][c], b[q][r][c]))
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect(),
+        ))
+    }
+}

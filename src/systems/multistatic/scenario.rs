@@ -204,74 +204,6 @@ fn err<T>(key: &str, msg: impl Into<String>) -> Result<T> {
     Err(IsacError::input(key, msg))
 }
 
-fn complex_tensor(
-    table: &Table,
-    k: usize,
-    nr: usize,
-    nt: usize,
-) -> Result<Option<Vec<Vec<Vec<C64>>>>> {
-    let (re, im) = (table.get("comm_channels_re"), table.get("comm_channels_im"));
-    let (re, im) = match (re, im) {
-        (None, None) => return Ok(None),
-        (Some(_), None) => {
-            return err(
-                "comm_channels_im",
-                "missing: give both comm_channels_re and comm_channels_im",
-            )
-        }
-        (None, Some(_)) => {
-            return err(
-                "comm_channels_re",
-                "missing: give both comm_channels_re and comm_channels_im",
-            )
-        }
-        (Some(a), Some(b)) => (a, b),
-    };
-    let shape = format!(
-        "must have shape [{k}][{nr}][{nt}] (receiver, rx antenna, tx antenna) of finite numbers"
-    );
-    let read = |v: &toml::Value, key: &str| -> Result<Vec<Vec<Vec<f64>>>> {
-        let bad = || IsacError::input(key, shape.clone());
-        let outer = v.as_array().ok_or_else(bad)?;
-        if outer.len() != k {
-            return Err(bad());
-        }
-        outer
-            .iter()
-            .map(|m| {
-                let rows = m.as_array().ok_or_else(bad)?;
-                if rows.len() != nr {
-                    return Err(bad());
-                }
-                rows.iter()
-                    .map(|r| {
-                        let cols = r.as_array().ok_or_else(bad)?;
-                        if cols.len() != nt {
-                            return Err(bad());
-                        }
-                        cols.iter()
-                            .map(|x| match x {
-                                toml::Value::Float(f) if f.is_finite() => Ok(*f),
-                                toml::Value::Integer(i) => Ok(*i as f64),
-                                _ => Err(bad()),
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect()
-    };
-    let (a, b) = (read(re, "comm_channels_re")?, read(im, "comm_channels_im")?);
-    Ok(Some(
-        (0..k)
-            .map(|q| {
-                (0..nr)
-                    .map(|r| (0..nt).map(|c| C64::new(a[q][r][c], b[q][r][c])).collect())
-                    .collect()
-            })
-            .collect(),
-    ))
-}
 
 impl MultistaticScenario {
     /// Parses and validates an input table. Every error names its key.
@@ -447,7 +379,12 @@ impl MultistaticScenario {
         };
         let path_loss_exponent = i.f64_in_or("path_loss_exponent", 0.0, 10.0, 2.7)?;
         let seed = i.u64_or("seed", 1)?;
-        let comm_channels = complex_tensor(table, k, rx_antennas, tx_antennas)?;
+        let comm_channels = i.complex_tensor(
+            "comm_channels_re",
+            "comm_channels_im",
+            [k, rx_antennas, tx_antennas],
+            ["receiver", "rx antenna", "tx antenna"],
+        )?;
         Ok(MultistaticScenario {
             transmitter,
             target,
