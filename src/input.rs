@@ -344,3 +344,19 @@ impl Input<'_> {
         ))
     }
 }
+
+impl Input<'_> {
+    /// Rejects any key not in `allowed`, naming it and listing what `system` reads.
+    pub fn reject_unknown(&self, system: &str, allowed: &[&str]) -> Result<()> {
+        match self.table.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(key) => Err(IsacError::input(
+                key,
+                format!(
+                    "unknown key for system \"{system}\"; allowed: {}",
+                    allowed.join(", ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod backscatter;
 pub mod multistatic;
+pub mod network;
 
 use crate::experiment::InstanceSolver;
 

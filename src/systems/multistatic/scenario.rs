@@ -209,17 +209,7 @@ impl MultistaticScenario {
     /// Parses and validates an input table. Every error names its key.
     pub fn from_table(table: &Table) -> Result<Self> {
         let i = Input::new(table);
-        for key in table.keys() {
-            if !KEYS.contains(&key.as_str()) {
-                return err(
-                    key,
-                    format!(
-                        "unknown key for system \"multistatic\"; allowed: {}",
-                        KEYS.join(", ")
-                    ),
-                );
-            }
-        }
+        i.reject_unknown("multistatic", KEYS)?;
         let transmitter = if i.has("transmitter") {
             i.point("transmitter")?
         } else {
