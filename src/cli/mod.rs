@@ -58,6 +58,16 @@ pub fn solve(system: &str, input: &Path, json: bool) -> Result<()> {
             }
             Ok(())
         }
+        "network" => {
+            let (model, answer) = isac::systems::network::solve_table(&table)?;
+            if json {
+                let v = isac::systems::network::design_json(&model, &answer);
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                print_network(&model, &answer);
+            }
+            Ok(())
+        }
         other => Err(IsacError::input(
             "system",
             format!(
@@ -67,6 +77,40 @@ pub fn solve(system: &str, input: &Path, json: bool) -> Result<()> {
         )
         .into()),
     }
+}
+
+fn print_network(
+    model: &isac::systems::network::NetworkModel,
+    a: &isac::systems::network::NetworkAnswer,
+) {
+    use isac::input::watts_to_dbm;
+    println!(
+        "network: {} BSs, {} users, method {}, status {}",
+        model.bs_count(),
+        model.user_count(),
+        a.method.as_str(),
+        a.status.as_str()
+    );
+    match &a.status {
+        isac::systems::network::NetworkStatus::Optimal => {}
+        isac::systems::network::NetworkStatus::Infeasible { reason, .. }
+        | isac::systems::network::NetworkStatus::Inaccurate(reason) => println!("  {reason}"),
+    }
+    if let (Some(d), Some(v)) = (&a.design, &a.verification) {
+        println!("  receiving BS {} (0-based), association {:?}", d.receiver, d.association);
+        println!(
+            "  total power {:.2} dBm, CRLB {:.4e} m^2, largest SDR rank {}",
+            watts_to_dbm(v.total_power),
+            v.crlb,
+            d.max_rank
+        );
+        let sinr: Vec<String> = v.sinr.iter().map(|x| format!("{:.2}", 10.0 * x.log10())).collect();
+        println!("  SINR (dB): {}", sinr.join(", "));
+    }
+    println!(
+        "  {} candidates, {} programs, {} decided by the CRLB floor, {:.2} s",
+        a.search.candidates, a.search.programs, a.search.pruned, a.solve_seconds
+    );
 }
 
 fn print_multistatic(

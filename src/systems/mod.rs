@@ -30,6 +30,12 @@ pub fn all() -> Vec<SystemEntry> {
             summary: "multi-static ISAC: RE selection + SCA beamforming, min delay-Doppler CRB s.t. rates",
             solver: &multistatic::MultistaticSystem,
         },
+        SystemEntry {
+            name: "network",
+            paper: "network-isac.md (conference letter, title not in the text)",
+            summary: "network ISAC: receiving-BS selection, user association, min power s.t. SINR and CRLB",
+            solver: &network::NetworkSystem,
+        },
     ]
 }
 

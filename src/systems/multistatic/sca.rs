@@ -261,7 +261,7 @@ impl ScaProblem {
         let point = vars
             .iter()
             .map(|v| match v {
-                Some(v) => psd_part(&sol.hermitian_value(v)),
+                Some(v) => crate::linalg::psd_part(&sol.hermitian_value(v)),
                 None => Mat::zeros(nt, nt),
             })
             .collect();
@@ -296,20 +296,6 @@ fn inverse_hpd(a: &Mat<C64>) -> Result<Mat<C64>> {
             .map(|k| vecs[(r, k)] * vecs[(c, k)].conj() / vals[k])
             .sum()
     }))
-}
-
-/// Hermitian part with negative eigenvalues (solver round-off) clipped to zero.
-fn psd_part(a: &Mat<C64>) -> Mat<C64> {
-    let n = a.nrows();
-    let h = Mat::from_fn(n, n, |r, c| (a[(r, c)] + a[(c, r)].conj()) * 0.5);
-    match hermitian_eigen(&h) {
-        Some((vals, vecs)) => Mat::from_fn(n, n, |r, c| {
-            (0..n)
-                .map(|k| vecs[(r, k)] * vecs[(c, k)].conj() * vals[k].max(0.0))
-                .sum()
-        }),
-        None => h,
-    }
 }
 
 /// Accepted rate shortfall of an iterate (bit/s/Hz, relative to `max(R_th, 1)`).
@@ -520,7 +506,7 @@ impl ScaProblem {
         }
         Ok(Some(
             vars.iter()
-                .map(|v| psd_part(&sol.hermitian_value(v)))
+                .map(|v| crate::linalg::psd_part(&sol.hermitian_value(v)))
                 .collect(),
         ))
     }

@@ -2,11 +2,172 @@
 //! the target's echo, the others transmit and serve single-antenna users; the total
 //! transmit power is minimised under per-user SINR and a CRLB bound on the target position.
 //! Data flow: [`scenario`] (input) -> [`model`] (channels, echo gains, FIM map) ->
-//! [`program`] (the SDP for a fixed receiving BS and association, beamformer extraction,
-//! independent re-check) -> [`search`] (exhaustive search and the baselines).
+//! [`program`] (the SDP for a fixed receiving BS and association, beamformer extraction)
+//! -> [`search`] (exhaustive search, baselines) -> [`design`] (method, status) ->
+//! [`verify`] (independent re-check of the returned design).
 
+pub mod design;
 pub mod model;
+pub mod program;
 pub mod scenario;
+pub mod search;
+pub mod verify;
 
+pub use design::{design, NetworkAnswer, NetworkStatus};
 pub use model::NetworkModel;
 pub use scenario::NetworkScenario;
+
+use crate::error::Result;
+use crate::experiment::{InstanceSolver, Metrics};
+use crate::input::watts_to_dbm;
+use serde_json::{json, Value};
+
+/// The network system as an [`InstanceSolver`].
+pub struct NetworkSystem;
+
+/// Solves one instance given as a TOML table.
+pub fn solve_table(table: &toml::Table) -> Result<(NetworkModel, NetworkAnswer)> {
+    let model = NetworkModel::new(NetworkScenario::from_table(table)?)?;
+    let answer = design(&model, &program::program_settings())?;
+    Ok((model, answer))
+}
+
+fn num(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+fn db(x: f64) -> Value {
+    num(10.0 * x.log10())
+}
+
+/// Flat metrics of an answer (the CSV row of an experiment).
+pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
+    let mut m = Metrics::new();
+    m.insert("status".into(), json!(a.status.as_str()));
+    m.insert("method".into(), json!(a.method.as_str()));
+    let v = a.verification.as_ref();
+    m.insert(
+        "total_power_dbm".into(),
+        v.map_or(Value::Null, |v| num(watts_to_dbm(v.total_power))),
+    );
+    m.insert("crlb".into(), v.map_or(Value::Null, |v| num(v.crlb)));
+    m.insert(
+        "min_sinr_db".into(),
+        v.map_or(Value::Null, |v| {
+            db(v.sinr.iter().copied().fold(f64::INFINITY, f64::min))
+        }),
+    );
+    m.insert(
+        "receiving_bs".into(),
+        match (&a.design, &a.candidate) {
+            (Some(d), _) => json!(d.receiver),
+            (None, Some((r, _))) => json!(r),
+            _ => Value::Null,
+        },
+    );
+    m.insert(
+        "max_rank".into(),
+        a.design.as_ref().map_or(Value::Null, |d| json!(d.max_rank)),
+    );
+    m.insert("candidates".into(), json!(a.search.candidates));
+    m.insert("programs".into(), json!(a.search.programs));
+    m.insert("pruned".into(), json!(a.search.pruned));
+    m.insert("infeasible_programs".into(), json!(a.search.infeasible));
+    m.insert("inaccurate_programs".into(), json!(a.search.inaccurate));
+    m.insert("solve_seconds".into(), json!(a.solve_seconds));
+    m.insert("users".into(), json!(model.user_count()));
+    match &a.status {
+        NetworkStatus::Inaccurate(r) => {
+            m.insert("reason".into(), json!(r));
+        }
+        NetworkStatus::Infeasible { reason, certified } => {
+            m.insert("reason".into(), json!(reason));
+            m.insert("certified".into(), json!(certified));
+        }
+        NetworkStatus::Optimal => {}
+    }
+    m
+}
+
+fn cvec(v: &[crate::C64]) -> Value {
+    json!({"re": v.iter().map(|z| z.re).collect::<Vec<_>>(), "im": v.iter().map(|z| z.im).collect::<Vec<_>>()})
+}
+
+fn cmat(m: &faer::Mat<crate::C64>) -> Value {
+    let rows = |f: &dyn Fn(crate::C64) -> f64| -> Vec<Vec<f64>> {
+        (0..m.nrows())
+            .map(|r| (0..m.ncols()).map(|c| f(m[(r, c)])).collect())
+            .collect()
+    };
+    json!({"re": rows(&|z| z.re), "im": rows(&|z| z.im)})
+}
+
+/// The full JSON answer of `isac solve network --json`: everything needed to re-check the
+/// design outside `isac` (channels, echo gains, beamformers, covariances).
+pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
+    let mut m = metrics(model, a);
+    if let (None, Some((_, assoc))) = (&a.design, &a.candidate) {
+        m.insert("association".into(), json!(assoc));
+    }
+    if let Some(d) = &a.design {
+        m.insert("association".into(), json!(d.association));
+        m.insert(
+            "beamformers".into(),
+            json!(d
+                .beamformers
+                .iter()
+                .zip(&d.association)
+                .map(|(w, s)| json!({"bs": s, "re": cvec(w)["re"], "im": cvec(w)["im"]}))
+                .collect::<Vec<_>>()),
+        );
+        m.insert(
+            "sensing_covariances".into(),
+            json!(d.sensing.iter().map(cmat).collect::<Vec<_>>()),
+        );
+        m.insert("objective_w".into(), num(d.objective));
+    }
+    if let Some(v) = &a.verification {
+        m.insert(
+            "sinr_db".into(),
+            json!(v.sinr.iter().map(|&x| db(x)).collect::<Vec<_>>()),
+        );
+        m.insert(
+            "bs_power_dbm".into(),
+            json!(v.bs_power.iter().map(|&x| num(watts_to_dbm(x))).collect::<Vec<_>>()),
+        );
+        m.insert("violations".into(), json!(v.violations));
+    }
+    m.insert(
+        "per_receiver_power_dbm".into(),
+        json!(a
+            .search
+            .per_receiver
+            .iter()
+            .map(|(r, o)| json!({"receiving_bs": r, "total_power_dbm": o.map_or(Value::Null, |w| num(watts_to_dbm(w)))}))
+            .collect::<Vec<_>>()),
+    );
+    m.insert(
+        "user_channels".into(),
+        json!(model
+            .user_channels
+            .iter()
+            .map(|per_bs| per_bs.iter().map(|h| cvec(h)).collect::<Vec<_>>())
+            .collect::<Vec<_>>()),
+    );
+    m.insert("echo_gains".into(), json!(model.echo_power));
+    m.insert("base_stations".into(), json!(model.scenario.base_stations));
+    m.insert("users".into(), json!(model.scenario.users));
+    m.insert("target".into(), json!(model.scenario.target));
+    Value::Object(m)
+}
+
+impl InstanceSolver for NetworkSystem {
+    fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics> {
+        let (model, a) = solve_table(instance)?;
+        Ok(metrics(&model, &a))
+    }
+}

@@ -144,6 +144,11 @@ impl FimBlocks {
 }
 
 impl FimMap {
+    /// The transmitting BSs of this map.
+    pub fn transmitters(&self) -> Vec<usize> {
+        self.paths.iter().map(|p| p.transmitter).collect()
+    }
+
     /// The FIM blocks for the transmit covariances `cov[s]` (indexed by BS; the
     /// receiving BS's entry is ignored).
     pub fn blocks(&self, cov: &[Mat<C64>]) -> FimBlocks {
@@ -305,13 +310,16 @@ impl NetworkModel {
         Mat::from_fn(h.len(), h.len(), |r, c| h[r] * h[c].conj())
     }
 
-    /// The FIM map of receiving BS `r` at the true target position.
+    /// The FIM map of receiving BS `r` at the true target position, every other BS
+    /// transmitting.
     pub fn fim_map(&self, r: usize) -> Result<FimMap> {
-        self.fim_map_at(r, self.scenario.target)
+        let all: Vec<usize> = (0..self.bs_count()).filter(|&t| t != r).collect();
+        self.fim_map_at(r, &all, self.scenario.target)
     }
 
-    /// The FIM map of receiving BS `r` for a target at `p` (echo gains of the scenario).
-    pub fn fim_map_at(&self, r: usize, p: Point) -> Result<FimMap> {
+    /// The FIM map of receiving BS `r` with only `transmitters` radiating (Scheme 3), for
+    /// a target at `p` (echo gains of the scenario).
+    pub fn fim_map_at(&self, r: usize, transmitters: &[usize], p: Point) -> Result<FimMap> {
         if r >= self.bs_count() {
             return Err(IsacError::input(
                 "receiving_bs",
@@ -322,9 +330,15 @@ impl NetworkModel {
         let ar = self.array.steering(angle(bs[r], p));
         let dar = self.array.steering_derivative(angle(bs[r], p));
         let gr = angle_gradient(p, bs[r]);
-        let paths = (0..self.bs_count())
-            .filter(|&t| t != r)
-            .map(|t| {
+        if let Some(&t) = transmitters.iter().find(|&&t| t == r || t >= self.bs_count()) {
+            return Err(IsacError::input(
+                "receiving_bs",
+                format!("BS {t} cannot transmit to receiving BS {r}"),
+            ));
+        }
+        let paths = transmitters
+            .iter()
+            .map(|&t| {
                 let th = angle(bs[t], p);
                 let at = self.array.steering(th);
                 let dat = self.array.steering_derivative(th);
