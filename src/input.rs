@@ -233,48 +233,6 @@ pub fn db_to_linear(db: f64) -> f64 {
     10f64.powf(db / 10.0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(s: &str) -> Table {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn errors_name_the_key() {
-        let t = table("a = \"x\"\nn = -3\nm = 1.5\np = [1.0]");
-        let i = Input::new(&t);
-        let e = i.f64("a").unwrap_err().to_string();
-        assert!(e.contains("`a`"), "{e}");
-        assert!(i
-            .usize_in("n", 1, 10)
-            .unwrap_err()
-            .to_string()
-            .contains("`n`"));
-        assert!(i.usize_in("m", 1, 10).is_err());
-        assert!(i.point("p").unwrap_err().to_string().contains("`p`"));
-        assert!(i
-            .f64("missing")
-            .unwrap_err()
-            .to_string()
-            .contains("missing"));
-        let c = i.choice("a", &["y", "z"]).unwrap_err().to_string();
-        assert!(c.contains("\"y\" | \"z\""), "{c}");
-    }
-
-    #[test]
-    fn nan_is_rejected() {
-        let t = table("x = nan");
-        assert!(Input::new(&t).f64("x").is_err());
-    }
-
-    #[test]
-    fn dbm_roundtrip() {
-        assert!((dbm_to_watts(30.0) - 1.0).abs() < 1e-12);
-        assert!((watts_to_dbm(1e-9) + 60.0).abs() < 1e-9);
-    }
-}
 
 impl Input<'_> {
     /// An optional complex 3-D array given as two real arrays `re_key` / `im_key` of shape
@@ -358,5 +316,48 @@ impl Input<'_> {
             )),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(s: &str) -> Table {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let t = table("a = \"x\"\nn = -3\nm = 1.5\np = [1.0]");
+        let i = Input::new(&t);
+        let e = i.f64("a").unwrap_err().to_string();
+        assert!(e.contains("`a`"), "{e}");
+        assert!(i
+            .usize_in("n", 1, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("`n`"));
+        assert!(i.usize_in("m", 1, 10).is_err());
+        assert!(i.point("p").unwrap_err().to_string().contains("`p`"));
+        assert!(i
+            .f64("missing")
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
+        let c = i.choice("a", &["y", "z"]).unwrap_err().to_string();
+        assert!(c.contains("\"y\" | \"z\""), "{c}");
+    }
+
+    #[test]
+    fn nan_is_rejected() {
+        let t = table("x = nan");
+        assert!(Input::new(&t).f64("x").is_err());
+    }
+
+    #[test]
+    fn dbm_roundtrip() {
+        assert!((dbm_to_watts(30.0) - 1.0).abs() < 1e-12);
+        assert!((watts_to_dbm(1e-9) + 60.0).abs() < 1e-9);
     }
 }

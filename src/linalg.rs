@@ -99,6 +99,22 @@ pub fn hermitian_part(a: &Mat<C64>) -> Mat<C64> {
     })
 }
 
+
+/// Hermitian part of `a` with negative eigenvalues (solver round-off) clipped to zero: the
+/// nearest PSD matrix in the Frobenius norm.
+pub fn psd_part(a: &Mat<C64>) -> Mat<C64> {
+    let n = a.nrows();
+    let h = Mat::from_fn(n, n, |r, c| (a[(r, c)] + a[(c, r)].conj()) * 0.5);
+    match hermitian_eigen(&h) {
+        Some((vals, vecs)) => Mat::from_fn(n, n, |r, c| {
+            (0..n)
+                .map(|k| vecs[(r, k)] * vecs[(c, k)].conj() * vals[k].max(0.0))
+                .sum()
+        }),
+        None => h,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,20 +151,5 @@ mod tests {
             }
         }
         assert_eq!(hermitian_rank(&a, 1e-9), 3);
-    }
-}
-
-/// Hermitian part of `a` with negative eigenvalues (solver round-off) clipped to zero: the
-/// nearest PSD matrix in the Frobenius norm.
-pub fn psd_part(a: &Mat<C64>) -> Mat<C64> {
-    let n = a.nrows();
-    let h = Mat::from_fn(n, n, |r, c| (a[(r, c)] + a[(c, r)].conj()) * 0.5);
-    match hermitian_eigen(&h) {
-        Some((vals, vecs)) => Mat::from_fn(n, n, |r, c| {
-            (0..n)
-                .map(|k| vecs[(r, k)] * vecs[(c, k)].conj() * vals[k].max(0.0))
-                .sum()
-        }),
-        None => h,
     }
 }

@@ -42,6 +42,9 @@ use std::f64::consts::PI;
 
 use super::scenario::NetworkScenario;
 
+/// Seed stream of the echo phases.
+const ECHO_PHASE_STREAM: u64 = 0x0065_6368_6f00;
+
 /// Per-BS derivative matrices of the echo mean for one transmitting BS `s'`.
 #[derive(Debug, Clone)]
 pub struct PathDerivatives {
@@ -59,6 +62,8 @@ pub struct PathDerivatives {
 #[derive(Debug, Clone)]
 pub struct FimMap {
     pub receiver: usize,
+    /// Per-BS power budget `P` (W), for [`FimMap::isotropic_crlb`].
+    pub max_power: f64,
     /// `2 L / sigma_r^2`.
     pub scale: f64,
     pub paths: Vec<PathDerivatives>,
@@ -144,6 +149,21 @@ impl FimBlocks {
 }
 
 impl FimMap {
+    /// The CRLB with every transmitter radiating `P` isotropically (`C = P/N I`): an
+    /// upper bound of the smallest CRLB under the power budget, used as the unit of the
+    /// CRLB programs.
+    pub fn isotropic_crlb(&self, bs_count: usize, antennas: usize) -> f64 {
+        let c = self.max_power / antennas as f64;
+        let cov: Vec<Mat<C64>> = (0..bs_count)
+            .map(|_| {
+                Mat::from_fn(antennas, antennas, |a, b| {
+                    C64::new(if a == b { c } else { 0.0 }, 0.0)
+                })
+            })
+            .collect();
+        self.blocks(&cov).crlb()
+    }
+
     /// The transmitting BSs of this map.
     pub fn transmitters(&self) -> Vec<usize> {
         self.paths.iter().map(|p| p.transmitter).collect()
@@ -256,6 +276,8 @@ impl NetworkModel {
                 })
                 .collect(),
         };
+        // the echo phases have their own stream: explicit user channels leave them unchanged
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(scenario.seed ^ ECHO_PHASE_STREAM);
         let echo_gains = echo_power
             .iter()
             .map(|row| {
@@ -361,6 +383,7 @@ impl NetworkModel {
             })
             .collect();
         Ok(FimMap {
+            max_power: self.scenario.max_power,
             receiver: r,
             scale: 2.0 * self.scenario.samples as f64 / self.scenario.bs_noise,
             paths,

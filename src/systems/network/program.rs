@@ -87,6 +87,10 @@ pub fn program_settings() -> SolverSettings {
         // the conic layer's row normalisation makes Clarabel fail on these SDPs (numerical
         // error on the pure-SINR case); Clarabel's own equilibration suffices
         normalize_rows: false,
+        // looser iterative refinement: faster, and it solves instances the default stalls
+        // on ("insufficient progress" near the CRLB floor)
+        iterative_refinement_reltol: 1e-10,
+        iterative_refinement_max_iter: 3,
         ..SolverSettings::default()
     }
 }
@@ -104,7 +108,19 @@ pub fn solve_fixed(
     association: &[usize],
     settings: &SolverSettings,
 ) -> Result<(ProgramStatus, Option<NetworkDesign>)> {
+    if sinr_power_bound_exceeded(model, association) {
+        return Ok((ProgramStatus::Infeasible, None));
+    }
     let first = solve_fixed_with(model, fim, association, Objective::Power, settings)?;
+    if !matches!(first.0, ProgramStatus::Inaccurate(_)) {
+        return Ok(first);
+    }
+    // a second linear-system backend takes a different path through the iterations
+    let retry = SolverSettings {
+        direct_solve_method: "qdldl".into(),
+        ..settings.clone()
+    };
+    let first = solve_fixed_with(model, fim, association, Objective::Power, &retry)?;
     if !matches!(first.0, ProgramStatus::Inaccurate(_)) {
         return Ok(first);
     }
@@ -188,17 +204,20 @@ pub fn solve_fixed_with(
         };
         let mut lhs = w[k].real_trace_with(&gram(association[k]))?;
         for kk in (0..k_count).filter(|&kk| kk != k) {
-            lhs = lhs - w[kk].real_trace_with(&gram(association[kk]))?.scaled(g);
+            lhs -= w[kk].real_trace_with(&gram(association[kk]))?.scaled(g);
         }
         for (s, v) in rs.iter().enumerate() {
             if let Some(v) = v {
-                lhs = lhs - v.real_trace_with(&gram(s))?.scaled(g);
+                lhs -= v.real_trace_with(&gram(s))?.scaled(g);
             }
         }
         p.ge(lhs, g * sc.user_noise / own);
     }
     // C2: the FIM LMI (12) and tr J^{-1} <= epsilon (10)
-    let unit = sc.max_crlb;
+    let unit = match goal {
+        Objective::Power => sc.max_crlb,
+        Objective::Crlb => crlb_unit(model, fim),
+    };
     let jm = crlb_lmi(&mut p, fim, &re_tr_c, unit)?;
     match goal {
         Objective::Power => {
@@ -363,7 +382,7 @@ pub fn crlb_floor(model: &NetworkModel, fim: &FimMap, settings: &SolverSettings)
             None => Ok(Affine::zero()),
         }
     };
-    let unit = model.scenario.max_crlb;
+    let unit = crlb_unit(model, fim);
     let jm = crlb_lmi(&mut p, fim, &re_tr_c, unit)?;
     let t = p.scalar();
     p.trace_inv_epigraph(jm, t.clone())?;
@@ -444,5 +463,28 @@ fn restore_sinr(
         for z in w.iter_mut() {
             *z *= f;
         }
+    }
+}
+
+/// A certificate of infeasibility without a solver: user `k` alone, without interference
+/// and with maximum-ratio transmission, needs `Gamma_k sigma^2 / ||h_{a(k),k}||^2`; if the
+/// users of one BS need more than `P` together, no design with this association exists.
+pub fn sinr_power_bound_exceeded(model: &NetworkModel, association: &[usize]) -> bool {
+    let sc = &model.scenario;
+    let mut need = vec![0.0; model.bs_count()];
+    for (k, &s) in association.iter().enumerate() {
+        let gain: f64 = model.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
+        need[s] += sc.min_sinr[k] * sc.user_noise / gain;
+    }
+    need.iter().any(|&x| x > sc.max_power * (1.0 - PROGRAM_MARGIN))
+}
+
+/// The unit of a CRLB-minimising program: the isotropic full-power CRLB when finite.
+fn crlb_unit(model: &NetworkModel, fim: &FimMap) -> f64 {
+    let c = fim.isotropic_crlb(model.bs_count(), model.antennas());
+    if c.is_finite() && c > 0.0 {
+        c
+    } else {
+        model.scenario.max_crlb
     }
 }

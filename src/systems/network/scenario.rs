@@ -137,7 +137,7 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// Seed stream of the user/target drop (the fading uses `seed` itself).
-const DROP_STREAM: u64 = 0x6e65_7477_6f72_6b; // "network"
+const DROP_STREAM: u64 = 0x006e_6574_776f_726b; // "network"
 
 /// `count` points uniform (in area) in the disc of `radius` around the origin.
 pub fn uniform_disc_drop(count: usize, radius: f64, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<Point> {

@@ -1,0 +1,194 @@
+//! The network design: every returned design passes the independent re-check; the
+//! exhaustive optimum is never above a baseline; infeasibility is certified; answers do
+//! not depend on the thread count; bad input is an error naming its key.
+
+use isac::systems::network::program::{crlb_floor, program_settings, solve_fixed, ProgramStatus};
+use isac::systems::network::search::{associations, transmitters};
+use isac::systems::network::verify::verify;
+use isac::systems::network::{design, NetworkModel, NetworkScenario, NetworkStatus};
+
+/// A small random instance: 3 BSs, 3 users (8 associations per receiver), 4 antennas.
+fn small(seed: u64, extra: &str) -> NetworkModel {
+    let text = format!(
+        "system = \"network\"\nbase_stations = [[0.0, 100.0], [100.0, 0.0], [-80.0, -60.0]]\n\
+         user_count = 3\nantennas = 4\nseed = {seed}\nmax_crlb = 100.0\nmin_sinr_db = 5.0"
+    );
+    let mut table: toml::Table = text.parse().unwrap();
+    let over: toml::Table = extra.parse().unwrap();
+    if over.contains_key("users") {
+        table.remove("user_count");
+    }
+    table.extend(over);
+    NetworkModel::new(NetworkScenario::from_table(&table).unwrap()).unwrap()
+}
+
+fn with_method(model: &NetworkModel, method: &str) -> NetworkModel {
+    let mut sc = model.scenario.clone();
+    sc.method = match method {
+        "closest" => isac::systems::network::scenario::Method::Closest,
+        "random" => isac::systems::network::scenario::Method::Random,
+        "bistatic" => isac::systems::network::scenario::Method::Bistatic,
+        _ => isac::systems::network::scenario::Method::Exhaustive,
+    };
+    NetworkModel {
+        scenario: sc,
+        ..model.clone()
+    }
+}
+
+#[test]
+fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline() {
+    let settings = program_settings();
+    let mut optimal = 0;
+    for seed in 1..=4 {
+        let model = small(seed, "");
+        let best = design(&with_method(&model, "exhaustive"), &settings).unwrap();
+        for method in ["closest", "random", "bistatic"] {
+            let b = design(&with_method(&model, method), &settings).unwrap();
+            if let (Some(v), Some(db)) = (&b.verification, &b.design) {
+                assert!(v.violations.is_empty(), "seed {seed} {method}: {:?}", v.violations);
+                let opt = best
+                    .design
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("seed {seed}: {method} feasible but exhaustive not"));
+                assert!(
+                    opt.objective <= db.objective * (1.0 + 1e-6),
+                    "seed {seed}: exhaustive {} W above {method} {} W",
+                    opt.objective,
+                    db.objective
+                );
+            }
+        }
+        // `Inaccurate` here means some candidate stayed uncertified: its design must still
+        // pass the re-check
+        if let Some(d) = &best.design {
+            if best.status == NetworkStatus::Optimal {
+                optimal += 1;
+            }
+            let v = verify(&model, d);
+            assert!(v.violations.is_empty(), "seed {seed}: {:?}", v.violations);
+            // every beamformer's SINR meets the target from the vectors themselves
+            for (k, g) in v.sinr.iter().enumerate() {
+                assert!(*g >= model.scenario.min_sinr[k] * (1.0 - 1e-9), "seed {seed} user {k}");
+            }
+            assert!(v.crlb <= model.scenario.max_crlb * (1.0 + 1e-9));
+            assert!((v.total_power - d.objective).abs() <= 1e-9 * d.objective);
+        }
+    }
+    assert!(optimal >= 2, "only {optimal} of 4 instances solved: the test checks too little");
+}
+
+#[test]
+fn a_receiver_whose_crlb_floor_exceeds_epsilon_has_no_feasible_association() {
+    let settings = program_settings();
+    let model = small(2, "max_crlb = 1e-3");
+    for r in 0..model.bs_count() {
+        let fim = model.fim_map(r).unwrap();
+        let floor = crlb_floor(&model, &fim, &settings).unwrap().unwrap();
+        assert!(floor > 1e-3, "floor {floor}");
+        for a in associations(model.user_count(), &transmitters(&model, r)) {
+            let (status, _) = solve_fixed(&model, &fim, &a, &settings).unwrap();
+            assert_eq!(status, ProgramStatus::Infeasible, "receiver {r}, association {a:?}");
+        }
+    }
+    let answer = design(&model, &settings).unwrap();
+    assert!(
+        matches!(answer.status, NetworkStatus::Infeasible { certified: true, .. }),
+        "{:?}",
+        answer.status
+    );
+}
+
+#[test]
+fn unreachable_sinr_is_a_certified_infeasible_answer() {
+    let model = small(3, "min_sinr_db = 50.0\nmax_power_dbm = 0.0\nmax_crlb = 1e6");
+    let answer = design(&model, &program_settings()).unwrap();
+    assert!(
+        matches!(answer.status, NetworkStatus::Infeasible { certified: true, .. }),
+        "{:?}",
+        answer.status
+    );
+}
+
+#[test]
+fn the_answer_does_not_depend_on_the_thread_count() {
+    let model = small(1, "");
+    let settings = program_settings();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| design(&model, &settings).unwrap())
+    };
+    let (a, b) = (run(1), run(2));
+    let (da, db) = (a.design.unwrap(), b.design.unwrap());
+    assert_eq!(da.receiver, db.receiver);
+    assert_eq!(da.association, db.association);
+    assert_eq!(da.objective.to_bits(), db.objective.to_bits());
+}
+
+#[test]
+fn explicit_channels_reproduce_the_drawn_ones() {
+    let model = small(4, "receiving_bs = 0\nassociation = [1, 2, 1]");
+    let h = &model.user_channels;
+    let fmt = |f: &dyn Fn(isac::C64) -> f64| {
+        format!(
+            "[{}]",
+            h.iter()
+                .map(|per_bs| format!(
+                    "[{}]",
+                    per_bs
+                        .iter()
+                        .map(|v| format!(
+                            "[{}]",
+                            v.iter().map(|z| format!("{:e}", f(*z))).collect::<Vec<_>>().join(", ")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let explicit = small(
+        4,
+        &format!(
+            "receiving_bs = 0\nassociation = [1, 2, 1]\nusers = {:?}\ntarget = {:?}\nuser_channels_re = {}\nuser_channels_im = {}",
+            model.scenario.users,
+            model.scenario.target,
+            fmt(&|z| z.re),
+            fmt(&|z| z.im)
+        ),
+    );
+    let s = program_settings();
+    let (a, b) = (design(&model, &s).unwrap(), design(&explicit, &s).unwrap());
+    let (pa, pb) = (a.design.unwrap().objective, b.design.unwrap().objective);
+    assert_eq!(pa.to_bits(), pb.to_bits(), "{pa} vs {pb}");
+}
+
+#[test]
+fn bad_input_names_its_key() {
+    let cases = [
+        ("foo = 1", "foo"),
+        ("receiving_bs = 1\nassociation = [1, 0, 0, 2, 3]", "association"),
+        ("association = [0, 1]", "association"),
+        ("receiving_bs = 7", "receiving_bs"),
+        ("method = \"greedy\"", "method"),
+        ("echo_gains = [[1.0]]", "echo_gains"),
+        ("user_channels_re = [[[1.0]]]", "user_channels_im"),
+        ("antennas = 0", "antennas"),
+        ("users = [[0.0, 100.0]]", "users"),
+        ("users = [[1.0, 2.0]]\nuser_count = 3", "user_count"),
+    ];
+    for (extra, key) in cases {
+        let text = format!("system = \"network\"\n{extra}");
+        let err = NetworkScenario::from_table(&text.parse().unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{extra:?} accepted"));
+        assert!(
+            err.to_string().contains(&format!("`{key}`")),
+            "{extra:?}: {err}"
+        );
+    }
+}
