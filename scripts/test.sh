@@ -2,7 +2,8 @@
 # The whole test suite: install what is missing, the Rust tests (the dev profile is
 # optimised: the SDP tests solve real instances), clippy, and the independent
 # numpy + CVXPY cross-checks of the backscatter design on random instances and of the
-# multi-static SCA (same iterations from the same start, final objective within 1e-5).
+# multi-static SCA (same iterations from the same start, final objective within 1e-5),
+# and of network designs (re-check outside isac, CVXPY optimum of the same program).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -16,4 +17,8 @@ python3 python/backscatter_reference.py out/crosscheck.json
 python3 python/multistatic_reference.py --self-test
 target/debug/isac bench multistatic --cross-check out/ms_crosscheck.json
 python3 python/multistatic_reference.py --problem out/ms_crosscheck.json --out out/ms_crosscheck_cvxpy.json --check-tol 1e-5
+for cfg in crosscheck table2-fixed; do
+    target/debug/isac solve network --input configs/network/$cfg.toml --json > out/network_$cfg.json
+    python3 python/network_reference.py out/network_$cfg.json --check-tol 1e-3
+done
 echo "all tests passed"

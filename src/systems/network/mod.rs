@@ -159,6 +159,20 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
             .collect::<Vec<_>>()),
     );
     m.insert("echo_gains".into(), json!(model.echo_power));
+    let sc = &model.scenario;
+    m.insert(
+        "parameters".into(),
+        json!({
+            "antennas": sc.antennas,
+            "antenna_spacing": sc.antenna_spacing,
+            "samples": sc.samples,
+            "user_noise_w": sc.user_noise,
+            "bs_noise_w": sc.bs_noise,
+            "max_power_w": sc.max_power,
+            "min_sinr": sc.min_sinr,
+            "max_crlb": sc.max_crlb,
+        }),
+    );
     m.insert("base_stations".into(), json!(model.scenario.base_stations));
     m.insert("users".into(), json!(model.scenario.users));
     m.insert("target".into(), json!(model.scenario.target));
