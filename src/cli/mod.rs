@@ -93,6 +93,7 @@ fn print_network(
     );
     match &a.status {
         isac::systems::network::NetworkStatus::Optimal => {}
+        isac::systems::network::NetworkStatus::Solved { note } => println!("  {note}"),
         isac::systems::network::NetworkStatus::Infeasible { reason, .. }
         | isac::systems::network::NetworkStatus::Inaccurate(reason) => println!("  {reason}"),
     }

@@ -6,6 +6,7 @@
 //! -> [`search`] (exhaustive search, baselines) -> [`design`] (method, status) ->
 //! [`verify`] (independent re-check of the returned design).
 
+pub mod algorithm;
 pub mod design;
 pub mod model;
 pub mod program;
@@ -73,6 +74,8 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
         "max_rank".into(),
         a.design.as_ref().map_or(Value::Null, |d| json!(d.max_rank)),
     );
+    m.insert("iterations".into(), json!(a.iterations));
+    m.insert("binary_gap".into(), a.binary_gap.map_or(Value::Null, num));
     m.insert("candidates".into(), json!(a.search.candidates));
     m.insert("programs".into(), json!(a.search.programs));
     m.insert("pruned".into(), json!(a.search.pruned));
@@ -87,6 +90,9 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
         NetworkStatus::Infeasible { reason, certified } => {
             m.insert("reason".into(), json!(reason));
             m.insert("certified".into(), json!(certified));
+        }
+        NetworkStatus::Solved { note } => {
+            m.insert("reason".into(), json!(note));
         }
         NetworkStatus::Optimal => {}
     }
@@ -141,6 +147,7 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
         );
         m.insert("violations".into(), json!(v.violations));
     }
+    m.insert("objective_history".into(), json!(a.history));
     m.insert(
         "per_receiver_power_dbm".into(),
         json!(a

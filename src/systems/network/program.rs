@@ -325,6 +325,16 @@ fn crlb_lmi(
     re_tr_c: &dyn Fn(usize, &Mat<C64>) -> Result<Affine>,
     unit: f64,
 ) -> Result<AffineMatrix> {
+    let lmi = fim_matrix(fim, re_tr_c)?;
+    add_crlb_lmi(p, lmi, unit)
+}
+
+/// The FIM `[[F_pp, F_pa], [F_pa^T, F_aa]]` of (29) as an affine matrix, the gains in
+/// units of `|alpha_{s'}|`, for covariances whose `Re tr(A C_s)` is `re_tr_c(s, A)`.
+pub fn fim_matrix(
+    fim: &FimMap,
+    re_tr_c: &dyn Fn(usize, &Mat<C64>) -> Result<Affine>,
+) -> Result<AffineMatrix> {
     let t = fim.paths.len();
     let dim = 2 + 2 * t;
     let mut lmi = vec![vec![Affine::zero(); dim]; dim];
@@ -349,6 +359,12 @@ fn crlb_lmi(
             }
         }
     }
+    Ok(lmi)
+}
+
+/// Adds `[[F_pp - J/unit, F_pa], [F_pa^T, F_aa]] >= 0` (12) for the FIM matrix `lmi` and
+/// returns `J' = unit J` (see [`crlb_lmi`]).
+pub fn add_crlb_lmi(p: &mut Problem, mut lmi: AffineMatrix, unit: f64) -> Result<AffineMatrix> {
     let j = [p.scalar(), p.scalar(), p.scalar()];
     let inv = 1.0 / unit;
     lmi[0][0] = &lmi[0][0] - &j[0].scaled(inv);
@@ -480,7 +496,7 @@ pub fn sinr_power_bound_exceeded(model: &NetworkModel, association: &[usize]) ->
 }
 
 /// The unit of a CRLB-minimising program: the isotropic full-power CRLB when finite.
-fn crlb_unit(model: &NetworkModel, fim: &FimMap) -> f64 {
+pub fn crlb_unit(model: &NetworkModel, fim: &FimMap) -> f64 {
     let c = fim.isotropic_crlb(model.bs_count(), model.antennas());
     if c.is_finite() && c > 0.0 {
         c

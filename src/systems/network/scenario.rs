@@ -235,8 +235,7 @@ impl NetworkScenario {
         }
         let antennas = i.usize_in_or("antennas", 1, 64, 8)?;
         let min_sinr_db = i.f64_in_or("min_sinr_db", -30.0, 60.0, 8.0)?;
-        // default: the exact search until Algorithm 1 lands (docs/network.md)
-        let method = Method::parse(&i.choice_or("method", Method::NAMES, "exhaustive")?);
+        let method = Method::parse(&i.choice_or("method", Method::NAMES, "proposed")?);
         let receiving_bs = match table.get("receiving_bs") {
             None => None,
             Some(v) => Some(index_in(&i, "receiving_bs", v, s)?),
