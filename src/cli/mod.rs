@@ -237,6 +237,7 @@ fn run_config_text(
 pub fn figures() -> Vec<(&'static str, &'static str)> {
     let mut all = isac::systems::backscatter::figures::FIGURES.to_vec();
     all.extend_from_slice(isac::systems::multistatic::figures::FIGURES);
+    all.extend_from_slice(isac::systems::network::figures::FIGURES);
     all
 }
 

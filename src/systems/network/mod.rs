@@ -8,6 +8,7 @@
 
 pub mod algorithm;
 pub mod design;
+pub mod figures;
 pub mod model;
 pub mod program;
 pub mod scenario;
