@@ -233,7 +233,6 @@ pub fn db_to_linear(db: f64) -> f64 {
     10f64.powf(db / 10.0)
 }
 
-
 impl Input<'_> {
     /// An optional complex 3-D array given as two real arrays `re_key` / `im_key` of shape
     /// `[dims.0][dims.1][dims.2]` (`names` says what each axis is, for the error message).

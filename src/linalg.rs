@@ -99,7 +99,6 @@ pub fn hermitian_part(a: &Mat<C64>) -> Mat<C64> {
     })
 }
 
-
 /// Hermitian part of `a` with negative eigenvalues (solver round-off) clipped to zero: the
 /// nearest PSD matrix in the Frobenius norm.
 pub fn psd_part(a: &Mat<C64>) -> Mat<C64> {

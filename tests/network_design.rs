@@ -47,7 +47,11 @@ fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline
         for method in ["proposed", "closest", "random", "bistatic"] {
             let b = design(&with_method(&model, method), &settings).unwrap();
             if let (Some(v), Some(db)) = (&b.verification, &b.design) {
-                assert!(v.violations.is_empty(), "seed {seed} {method}: {:?}", v.violations);
+                assert!(
+                    v.violations.is_empty(),
+                    "seed {seed} {method}: {:?}",
+                    v.violations
+                );
                 let opt = best
                     .design
                     .as_ref()
@@ -68,20 +72,30 @@ fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline
         // pass the re-check
         if let Some(d) = &best.design {
             if best.status == NetworkStatus::Optimal {
-                assert_eq!(best.search.candidates, 3 * 8, "exhaustive: every receiver, every association");
+                assert_eq!(
+                    best.search.candidates,
+                    3 * 8,
+                    "exhaustive: every receiver, every association"
+                );
                 optimal += 1;
             }
             let v = verify(&model, d);
             assert!(v.violations.is_empty(), "seed {seed}: {:?}", v.violations);
             // every beamformer's SINR meets the target from the vectors themselves
             for (k, g) in v.sinr.iter().enumerate() {
-                assert!(*g >= model.scenario.min_sinr[k] * (1.0 - 1e-9), "seed {seed} user {k}");
+                assert!(
+                    *g >= model.scenario.min_sinr[k] * (1.0 - 1e-9),
+                    "seed {seed} user {k}"
+                );
             }
             assert!(v.crlb <= model.scenario.max_crlb * (1.0 + 1e-9));
             assert!((v.total_power - d.objective).abs() <= 1e-9 * d.objective);
         }
     }
-    assert!(optimal >= 2, "only {optimal} of 4 instances solved: the test checks too little");
+    assert!(
+        optimal >= 2,
+        "only {optimal} of 4 instances solved: the test checks too little"
+    );
 }
 
 #[test]
@@ -94,12 +108,22 @@ fn a_receiver_whose_crlb_floor_exceeds_epsilon_has_no_feasible_association() {
         assert!(floor > 1e-3, "floor {floor}");
         for a in associations(model.user_count(), &transmitters(&model, r)) {
             let (status, _) = solve_fixed(&model, &fim, &a, &settings).unwrap();
-            assert_eq!(status, ProgramStatus::Infeasible, "receiver {r}, association {a:?}");
+            assert_eq!(
+                status,
+                ProgramStatus::Infeasible,
+                "receiver {r}, association {a:?}"
+            );
         }
     }
     let answer = design(&model, &settings).unwrap();
     assert!(
-        matches!(answer.status, NetworkStatus::Infeasible { certified: true, .. }),
+        matches!(
+            answer.status,
+            NetworkStatus::Infeasible {
+                certified: true,
+                ..
+            }
+        ),
         "{:?}",
         answer.status
     );
@@ -110,7 +134,13 @@ fn unreachable_sinr_is_a_certified_infeasible_answer() {
     let model = small(3, "min_sinr_db = 50.0\nmax_power_dbm = 0.0\nmax_crlb = 1e6");
     let answer = design(&model, &program_settings()).unwrap();
     assert!(
-        matches!(answer.status, NetworkStatus::Infeasible { certified: true, .. }),
+        matches!(
+            answer.status,
+            NetworkStatus::Infeasible {
+                certified: true,
+                ..
+            }
+        ),
         "{:?}",
         answer.status
     );
@@ -148,7 +178,10 @@ fn explicit_channels_reproduce_the_drawn_ones() {
                         .iter()
                         .map(|v| format!(
                             "[{}]",
-                            v.iter().map(|z| format!("{:e}", f(*z))).collect::<Vec<_>>().join(", ")
+                            v.iter()
+                                .map(|z| format!("{:e}", f(*z)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ))
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -177,7 +210,10 @@ fn explicit_channels_reproduce_the_drawn_ones() {
 fn bad_input_names_its_key() {
     let cases = [
         ("foo = 1", "foo"),
-        ("receiving_bs = 1\nassociation = [1, 0, 0, 2, 3]", "association"),
+        (
+            "receiving_bs = 1\nassociation = [1, 0, 0, 2, 3]",
+            "association",
+        ),
         ("association = [0, 1]", "association"),
         ("receiving_bs = 7", "receiving_bs"),
         ("method = \"greedy\"", "method"),

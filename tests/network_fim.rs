@@ -83,7 +83,12 @@ fn numerical_fim(model: &NetworkModel, r: usize, covs: &[Mat<C64>]) -> Mat<f64> 
     let s = model.bs_count();
     let transmitters: Vec<usize> = (0..s).filter(|&t| t != r).collect();
     let t = transmitters.len();
-    let x = samples(covs, &transmitters, model.antennas(), model.scenario.samples);
+    let x = samples(
+        covs,
+        &transmitters,
+        model.antennas(),
+        model.scenario.samples,
+    );
     let target = model.scenario.target;
     let mut xi = vec![target[0], target[1]];
     xi.extend(transmitters.iter().map(|&q| model.echo_gains[r][q].re));
@@ -184,7 +189,11 @@ fn crlb_does_not_depend_on_the_echo_phases_and_scales_inversely_with_power() {
             .map(|c| Mat::from_fn(c.nrows(), c.ncols(), |i, j| c[(i, j)] * 2.0))
             .collect();
         let cd = a.fim_map(r).unwrap().blocks(&doubled).crlb();
-        assert!((cd - ca / 2.0).abs() < 1e-9 * ca, "receiver {r}: {cd} vs {}", ca / 2.0);
+        assert!(
+            (cd - ca / 2.0).abs() < 1e-9 * ca,
+            "receiver {r}: {cd} vs {}",
+            ca / 2.0
+        );
     }
 }
 

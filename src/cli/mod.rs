@@ -98,14 +98,21 @@ fn print_network(
         | isac::systems::network::NetworkStatus::Inaccurate(reason) => println!("  {reason}"),
     }
     if let (Some(d), Some(v)) = (&a.design, &a.verification) {
-        println!("  receiving BS {} (0-based), association {:?}", d.receiver, d.association);
+        println!(
+            "  receiving BS {} (0-based), association {:?}",
+            d.receiver, d.association
+        );
         println!(
             "  total power {:.2} dBm, CRLB {:.4e} m^2, largest SDR rank {}",
             watts_to_dbm(v.total_power),
             v.crlb,
             d.max_rank
         );
-        let sinr: Vec<String> = v.sinr.iter().map(|x| format!("{:.2}", 10.0 * x.log10())).collect();
+        let sinr: Vec<String> = v
+            .sinr
+            .iter()
+            .map(|x| format!("{:.2}", 10.0 * x.log10()))
+            .collect();
         println!("  SINR (dB): {}", sinr.join(", "));
     }
     println!(

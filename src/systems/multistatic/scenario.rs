@@ -204,7 +204,6 @@ fn err<T>(key: &str, msg: impl Into<String>) -> Result<T> {
     Err(IsacError::input(key, msg))
 }
 
-
 impl MultistaticScenario {
     /// Parses and validates an input table. Every error names its key.
     pub fn from_table(table: &Table) -> Result<Self> {

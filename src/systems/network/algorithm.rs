@@ -61,7 +61,12 @@ impl AoState {
     fn power(&self) -> f64 {
         let tr = |m: &Mat<C64>| (0..m.nrows()).map(|i| m[(i, i)].re).sum::<f64>();
         self.w.iter().flatten().map(tr).sum::<f64>()
-            + self.r.iter().zip(&self.b).map(|(m, b)| b * tr(m)).sum::<f64>()
+            + self
+                .r
+                .iter()
+                .zip(&self.b)
+                .map(|(m, b)| b * tr(m))
+                .sum::<f64>()
     }
 
     /// The objective of (13) with the exact penalty `mu sum (x - x^2)`.
@@ -162,12 +167,7 @@ impl<'a> Algorithm1<'a> {
     }
 
     /// Problem (23) for fixed `b`, with the tangent of the penalty at `a_prev`.
-    fn beamforming_step(
-        &self,
-        b: &[f64],
-        a_prev: &[Vec<f64>],
-        mu: f64,
-    ) -> Result<Option<AoState>> {
+    fn beamforming_step(&self, b: &[f64], a_prev: &[Vec<f64>], mu: f64) -> Result<Option<AoState>> {
         let m = self.model;
         let sc = &m.scenario;
         let (s_count, k_count, n) = (m.bs_count(), m.user_count(), m.antennas());
@@ -200,7 +200,12 @@ impl<'a> Algorithm1<'a> {
         for k in 0..k_count {
             let g = sc.min_sinr[k] * (1.0 + PROGRAM_MARGIN);
             let own = (0..s_count)
-                .map(|s| m.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum::<f64>())
+                .map(|s| {
+                    m.user_channels[s][k]
+                        .iter()
+                        .map(|z| z.norm_sqr())
+                        .sum::<f64>()
+                })
                 .fold(0.0, f64::max);
             let gram = |s: usize| {
                 let h = m.user_gram(s, k);
@@ -263,17 +268,18 @@ impl<'a> Algorithm1<'a> {
             }
         }
         Ok(Some(AoState {
-            a: a
-                .iter()
+            a: a.iter()
                 .map(|row| row.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect())
                 .collect(),
             b: b.to_vec(),
-            w: w
-                .iter()
-                .map(|row| row.iter().map(|v| crate::linalg::psd_part(&sol.hermitian_value(v))).collect())
+            w: w.iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|v| crate::linalg::psd_part(&sol.hermitian_value(v)))
+                        .collect()
+                })
                 .collect(),
-            r: r
-                .iter()
+            r: r.iter()
                 .map(|v| crate::linalg::psd_part(&sol.hermitian_value(v)))
                 .collect(),
             mu,
@@ -297,7 +303,10 @@ impl<'a> Algorithm1<'a> {
             }
             // C1
             let wsum: f64 = st.w[s].iter().map(tr).sum();
-            p.le(b[s].scaled(tr(&st.r[s])), sc.max_power * (1.0 - PROGRAM_MARGIN) - wsum);
+            p.le(
+                b[s].scaled(tr(&st.r[s])),
+                sc.max_power * (1.0 - PROGRAM_MARGIN) - wsum,
+            );
         }
         // C5
         let ones: Affine = Affine::sum(b.iter());
@@ -348,7 +357,11 @@ impl<'a> Algorithm1<'a> {
             let weight = Affine::constant(1.0) - b[s].clone();
             let term: crate::conic::AffineMatrix = f
                 .iter()
-                .map(|row| row.iter().map(|e| weight.scaled(e.constant_term())).collect())
+                .map(|row| {
+                    row.iter()
+                        .map(|e| weight.scaled(e.constant_term()))
+                        .collect()
+                })
                 .collect();
             total = Some(match total {
                 None => term,
@@ -381,7 +394,9 @@ impl<'a> Algorithm1<'a> {
                 )))
             }
         }
-        Ok(Some(b.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect()))
+        Ok(Some(
+            b.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect(),
+        ))
     }
 }
 
@@ -398,11 +413,13 @@ impl IterativeAlgorithm for Algorithm1<'_> {
         let mu = self.mu(k);
         // step 3: (22) for b; an infeasible (22) (solver trouble: the current b is
         // feasible) keeps b
-        let b = self.selection_step(state, mu)?.unwrap_or_else(|| state.b.clone());
+        let b = self
+            .selection_step(state, mu)?
+            .unwrap_or_else(|| state.b.clone());
         // step 4: (23) for the rest at the new b
-        let next = self
-            .beamforming_step(&b, &state.a, mu)?
-            .ok_or_else(|| IsacError::Numerical("Algorithm 1: problem (23) infeasible at the new b".into()))?;
+        let next = self.beamforming_step(&b, &state.a, mu)?.ok_or_else(|| {
+            IsacError::Numerical("Algorithm 1: problem (23) infeasible at the new b".into())
+        })?;
         let objective = next.objective(mu);
         let gap = next.binary_gap();
         let mut step = Step::new(next, objective);
@@ -411,7 +428,8 @@ impl IterativeAlgorithm for Algorithm1<'_> {
         // done once binary at the final penalty and the objective has settled (the
         // driver's tolerance handles the latter only while mu is fixed)
         let previous = state.objective(mu);
-        let settled = (objective - previous).abs() <= self.model.scenario.tolerance * objective.abs();
+        let settled =
+            (objective - previous).abs() <= self.model.scenario.tolerance * objective.abs();
         // a fixed point of the alternation: neither block moves any more, whatever mu
         let moved = state
             .a

@@ -113,9 +113,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         Method::Proposed => match algorithm1(model, settings) {
             Err(e) => {
                 return Ok(NetworkAnswer {
-                    status: NetworkStatus::Inaccurate(format!(
-                        "Algorithm 1 could not start: {e}"
-                    )),
+                    status: NetworkStatus::Inaccurate(format!("Algorithm 1 could not start: {e}")),
                     method: sc.method,
                     design: None,
                     verification: None,
@@ -134,7 +132,9 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                 binary_gap = Some(res.state.binary_gap());
                 let gap = res.state.binary_gap();
                 if let crate::iterate::StopReason::Failed(e) = &res.reason {
-                    ao_failure = Some(format!("Algorithm 1 stopped after {iterations} iterations: {e}"));
+                    ao_failure = Some(format!(
+                        "Algorithm 1 stopped after {iterations} iterations: {e}"
+                    ));
                 }
                 ao_note = Some(if gap <= super::algorithm::BINARY_TOL {
                     format!("Algorithm 1 reached binary b, a after {iterations} iterations")
@@ -149,7 +149,9 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
             Ok(None) => {
                 return Ok(NetworkAnswer {
                     status: NetworkStatus::Infeasible {
-                        reason: "the starting relaxation of Algorithm 1 (b_s = 1 - 1/S) is infeasible".into(),
+                        reason:
+                            "the starting relaxation of Algorithm 1 (b_s = 1 - 1/S) is infeasible"
+                                .into(),
                         certified: false,
                     },
                     method: sc.method,
@@ -182,7 +184,10 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
             } else {
                 NetworkStatus::Solved {
                     note: ao_note.clone().unwrap_or_else(|| {
-                        format!("the best design for the structure chosen by method \"{}\"", sc.method.as_str())
+                        format!(
+                            "the best design for the structure chosen by method \"{}\"",
+                            sc.method.as_str()
+                        )
                     }),
                 }
             };

@@ -144,7 +144,11 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
         );
         m.insert(
             "bs_power_dbm".into(),
-            json!(v.bs_power.iter().map(|&x| num(watts_to_dbm(x))).collect::<Vec<_>>()),
+            json!(v
+                .bs_power
+                .iter()
+                .map(|&x| num(watts_to_dbm(x)))
+                .collect::<Vec<_>>()),
         );
         m.insert("violations".into(), json!(v.violations));
     }

@@ -242,8 +242,8 @@ impl NetworkModel {
                     (0..k)
                         .map(|u| {
                             let d = distance(scenario.base_stations[b], scenario.users[u]);
-                            let beta = scenario.user_ref_gain
-                                * d.powf(-scenario.user_path_loss_exponent);
+                            let beta =
+                                scenario.user_ref_gain * d.powf(-scenario.user_path_loss_exponent);
                             (0..n)
                                 .map(|_| {
                                     let re: f64 = StandardNormal.sample(&mut rng);
@@ -352,7 +352,10 @@ impl NetworkModel {
         let ar = self.array.steering(angle(bs[r], p));
         let dar = self.array.steering_derivative(angle(bs[r], p));
         let gr = angle_gradient(p, bs[r]);
-        if let Some(&t) = transmitters.iter().find(|&&t| t == r || t >= self.bs_count()) {
+        if let Some(&t) = transmitters
+            .iter()
+            .find(|&&t| t == r || t >= self.bs_count())
+        {
             return Err(IsacError::input(
                 "receiving_bs",
                 format!("BS {t} cannot transmit to receiving BS {r}"),
@@ -370,8 +373,7 @@ impl NetworkModel {
                 let response = Mat::from_fn(n, n, |a, b| ar[a] * at[b].conj());
                 let position = [0, 1].map(|i| {
                     Mat::from_fn(n, n, |a, b| {
-                        alpha
-                            * (dar[a] * at[b].conj() * gr[i] + ar[a] * dat[b].conj() * gt[i])
+                        alpha * (dar[a] * at[b].conj() * gr[i] + ar[a] * dat[b].conj() * gt[i])
                     })
                 });
                 PathDerivatives {

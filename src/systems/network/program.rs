@@ -160,7 +160,10 @@ pub fn solve_fixed_with(
     if let Some(k) = (0..k_count).find(|&k| !on.contains(&association[k])) {
         return Err(crate::error::IsacError::input(
             "association",
-            format!("user {k} is served by BS {}, which is not transmitting (receiver {r})", association[k]),
+            format!(
+                "user {k} is served by BS {}, which is not transmitting (receiver {r})",
+                association[k]
+            ),
         ));
     }
     let rs: Vec<Option<HermitianVar>> = (0..s_count)
@@ -186,7 +189,13 @@ pub fn solve_fixed_with(
     };
     // C1
     for s in on.iter().copied() {
-        let tr = Affine::sum(parts(s).iter().map(|v| v.trace()).collect::<Vec<_>>().iter());
+        let tr = Affine::sum(
+            parts(s)
+                .iter()
+                .map(|v| v.trace())
+                .collect::<Vec<_>>()
+                .iter(),
+        );
         p.le(tr, sc.max_power * (1.0 - PROGRAM_MARGIN));
     }
     // C3 (9), divided by ||h_{a(k),k}||^2 (the useful signal's coefficient scale), so
@@ -245,7 +254,9 @@ pub fn solve_fixed_with(
         Status::Inaccurate { reason } if sol.values.iter().all(|x| x.is_finite()) => {
             ProgramStatus::Inaccurate(reason.clone())
         }
-        Status::Inaccurate { reason } => return Ok((ProgramStatus::Inaccurate(reason.clone()), None)),
+        Status::Inaccurate { reason } => {
+            return Ok((ProgramStatus::Inaccurate(reason.clone()), None))
+        }
         Status::Unbounded => {
             return Ok((
                 ProgramStatus::Inaccurate("solver reported an unbounded power minimisation".into()),
@@ -267,7 +278,9 @@ pub fn solve_fixed_with(
         let wk = &wv[k];
         max_rank = max_rank.max(hermitian_rank(wk, RANK_TOL));
         let h = &model.user_channels[association[k]][k];
-        let wh: Vec<C64> = (0..n).map(|a| (0..n).map(|b| wk[(a, b)] * h[b]).sum()).collect();
+        let wh: Vec<C64> = (0..n)
+            .map(|a| (0..n).map(|b| wk[(a, b)] * h[b]).sum())
+            .collect();
         let hwh: f64 = (0..n).map(|a| (h[a].conj() * wh[a]).re).sum();
         let vec: Vec<C64> = if hwh > 0.0 {
             wh.iter().map(|x| x / hwh.sqrt()).collect()
@@ -349,8 +362,8 @@ pub fn fim_matrix(
                 if a >= 2 && b >= 2 && a != b {
                     continue; // Re/Im cross information is zero
                 }
-                let e = re_tr_c(path.transmitter, &coef[a][b])?
-                    .scaled(fim.scale * unit[a] * unit[b]);
+                let e =
+                    re_tr_c(path.transmitter, &coef[a][b])?.scaled(fim.scale * unit[a] * unit[b]);
                 let (i, j) = (index[a], index[b]);
                 lmi[i][j] += &e;
                 if i != j {
@@ -382,7 +395,11 @@ pub fn add_crlb_lmi(p: &mut Problem, mut lmi: AffineMatrix, unit: f64) -> Result
 /// transmitting at most `P`, whatever the users need (a relaxation of every association:
 /// above `epsilon`, no association with this receiver is feasible). `None` if the solver
 /// does not certify the value.
-pub fn crlb_floor(model: &NetworkModel, fim: &FimMap, settings: &SolverSettings) -> Result<Option<f64>> {
+pub fn crlb_floor(
+    model: &NetworkModel,
+    fim: &FimMap,
+    settings: &SolverSettings,
+) -> Result<Option<f64>> {
     let n = model.antennas();
     let mut p = Problem::new();
     let on = fim.transmitters();
@@ -437,7 +454,11 @@ fn restore_sinr(
             (0..k_count)
                 .map(|j| {
                     let h = &model.user_channels[association[j]][k];
-                    let z: C64 = h.iter().zip(&beamformers[j]).map(|(a, b)| a.conj() * b).sum();
+                    let z: C64 = h
+                        .iter()
+                        .zip(&beamformers[j])
+                        .map(|(a, b)| a.conj() * b)
+                        .sum();
                     z.norm_sqr() / power[j]
                 })
                 .collect()
@@ -449,7 +470,11 @@ fn restore_sinr(
                 .map(|s| {
                     let h = &model.user_channels[s][k];
                     (0..n)
-                        .map(|a| (0..n).map(|b| h[a].conj() * sensing[s][(a, b)] * h[b]).sum::<C64>())
+                        .map(|a| {
+                            (0..n)
+                                .map(|b| h[a].conj() * sensing[s][(a, b)] * h[b])
+                                .sum::<C64>()
+                        })
                         .sum::<C64>()
                         .re
                 })
@@ -461,7 +486,10 @@ fn restore_sinr(
         let mut changed = false;
         for k in 0..k_count {
             let need = sc.min_sinr[k]
-                * ((0..k_count).filter(|&j| j != k).map(|j| g[k][j] * p[j]).sum::<f64>()
+                * ((0..k_count)
+                    .filter(|&j| j != k)
+                    .map(|j| g[k][j] * p[j])
+                    .sum::<f64>()
                     + i[k]
                     + sc.user_noise)
                 / g[k][k];
@@ -492,7 +520,8 @@ pub fn sinr_power_bound_exceeded(model: &NetworkModel, association: &[usize]) ->
         let gain: f64 = model.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
         need[s] += sc.min_sinr[k] * sc.user_noise / gain;
     }
-    need.iter().any(|&x| x > sc.max_power * (1.0 - PROGRAM_MARGIN))
+    need.iter()
+        .any(|&x| x > sc.max_power * (1.0 - PROGRAM_MARGIN))
 }
 
 /// The unit of a CRLB-minimising program: the isotropic full-power CRLB when finite.

@@ -140,7 +140,11 @@ pub const KEYS: &[&str] = &[
 const DROP_STREAM: u64 = 0x006e_6574_776f_726b; // "network"
 
 /// `count` points uniform (in area) in the disc of `radius` around the origin.
-pub fn uniform_disc_drop(count: usize, radius: f64, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<Point> {
+pub fn uniform_disc_drop(
+    count: usize,
+    radius: f64,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Vec<Point> {
     use rand::Rng;
     (0..count)
         .map(|_| {
@@ -246,7 +250,10 @@ impl NetworkScenario {
                 let bad = || {
                     IsacError::input(
                         "association",
-                        format!("must list one 0-based serving BS in [0, {}] per user ({k} users)", s - 1),
+                        format!(
+                            "must list one 0-based serving BS in [0, {}] per user ({k} users)",
+                            s - 1
+                        ),
                     )
                 };
                 let arr = v.as_array().ok_or_else(bad)?;
@@ -261,7 +268,9 @@ impl NetworkScenario {
                     if let Some(u) = a.iter().position(|&b| b == r) {
                         return Err(IsacError::input(
                             "association",
-                            format!("user {u} is served by BS {r}, the receiving BS (constraint C6)"),
+                            format!(
+                                "user {u} is served by BS {r}, the receiving BS (constraint C6)"
+                            ),
                         ));
                     }
                 }

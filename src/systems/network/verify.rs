@@ -51,10 +51,15 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
     };
     let sinr: Vec<f64> = (0..k_count)
         .map(|k| {
-            let signal = inner(&model.user_channels[d.association[k]][k], &d.beamformers[k]).norm_sqr();
+            let signal =
+                inner(&model.user_channels[d.association[k]][k], &d.beamformers[k]).norm_sqr();
             let mut interference = sc.user_noise;
             for kk in (0..k_count).filter(|&kk| kk != k) {
-                interference += inner(&model.user_channels[d.association[kk]][k], &d.beamformers[kk]).norm_sqr();
+                interference += inner(
+                    &model.user_channels[d.association[kk]][k],
+                    &d.beamformers[kk],
+                )
+                .norm_sqr();
             }
             for s in (0..s_count).filter(|&s| s != r) {
                 interference += quad(&model.user_channels[s][k], &d.sensing[s]);
