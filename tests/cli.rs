@@ -292,3 +292,100 @@ fn multistatic_bad_input_and_infeasible() {
     assert_eq!(v["status"], "infeasible");
     assert_eq!(v["certified"], true);
 }
+
+const NETWORK: &str = r#"
+system = "network"
+base_stations = [[0.0, 100.0], [100.0, 0.0], [-80.0, -60.0]]
+user_count = 3
+antennas = 4
+seed = 1
+max_crlb = 100.0
+min_sinr_db = 5.0
+method = "closest"
+"#;
+
+#[test]
+fn network_json_answer_rechecks_from_its_own_fields() {
+    let p = write("net.toml", NETWORK);
+    let (code, out, err) = isac(&["solve", "network", "--input", &p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["status"], "solved", "{v}");
+    let c = |x: &serde_json::Value, i: usize| {
+        let f = |k: &str| x[k][i].as_f64().unwrap();
+        (f("re"), f("im"))
+    };
+    // SINR of every user from the JSON's channels, beamformers and covariances
+    let r = v["receiving_bs"].as_u64().unwrap() as usize;
+    let assoc: Vec<usize> = v["association"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let h = &v["user_channels"];
+    let w = v["beamformers"].as_array().unwrap();
+    let noise = v["parameters"]["user_noise_w"].as_f64().unwrap();
+    let n = 4;
+    let inner = |s: usize, k: usize, j: usize| {
+        let (mut re, mut im) = (0.0, 0.0);
+        for m in 0..n {
+            let (hr, hi) = c(&h[s][k], m);
+            let (wr, wi) = c(&w[j], m);
+            re += hr * wr + hi * wi;
+            im += hr * wi - hi * wr;
+        }
+        re * re + im * im
+    };
+    for k in 0..3 {
+        assert_eq!(w[k]["bs"].as_u64().unwrap() as usize, assoc[k]);
+        assert_ne!(assoc[k], r);
+        let signal = inner(assoc[k], k, k);
+        let mut interference = noise;
+        for j in (0..3).filter(|&j| j != k) {
+            interference += inner(assoc[j], k, j);
+        }
+        for s in (0..3).filter(|&s| s != r) {
+            let rs = &v["sensing_covariances"][s];
+            let hk = &h[s][k];
+            for a in 0..n {
+                for b in 0..n {
+                    let (har, hai) = c(hk, a);
+                    let (hbr, hbi) = c(hk, b);
+                    let (rr, ri) = (
+                        rs["re"][a][b].as_f64().unwrap(),
+                        rs["im"][a][b].as_f64().unwrap(),
+                    );
+                    // conj(h_a) R_ab h_b, real part
+                    let (xr, xi) = (har * rr + hai * ri, har * ri - hai * rr);
+                    interference += xr * hbr - xi * hbi;
+                }
+            }
+        }
+        let sinr_db = 10.0 * (signal / interference).log10();
+        let reported = v["sinr_db"][k].as_f64().unwrap();
+        assert!(
+            (sinr_db - reported).abs() < 1e-9,
+            "user {k}: {sinr_db} vs {reported}"
+        );
+        assert!(sinr_db >= 5.0 - 1e-9, "user {k}: {sinr_db} dB");
+    }
+}
+
+#[test]
+fn network_bad_input_and_infeasible() {
+    let p = write("net_bad.toml", &format!("{NETWORK}\nreceiving_bs = 9\n"));
+    let (code, _, err) = isac(&["solve", "network", "--input", &p]);
+    assert_eq!(code, 2);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("receiving_bs"), "{err}");
+    let p = write(
+        "net_inf.toml",
+        &NETWORK.replace("max_crlb = 100.0", "max_crlb = 1e-4"),
+    );
+    let (code, out, err) = isac(&["solve", "network", "--input", &p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(v["certified"], true);
+}
