@@ -116,16 +116,19 @@ fn a_receiver_whose_crlb_floor_exceeds_epsilon_has_no_feasible_association() {
         }
     }
     let answer = design(&model, &settings).unwrap();
+    assert_certified_infeasible(&answer.status);
+}
+
+fn assert_certified_infeasible(status: &NetworkStatus) {
     assert!(
         matches!(
-            answer.status,
+            status,
             NetworkStatus::Infeasible {
                 certified: true,
                 ..
             }
         ),
-        "{:?}",
-        answer.status
+        "{status:?}"
     );
 }
 
@@ -133,17 +136,7 @@ fn a_receiver_whose_crlb_floor_exceeds_epsilon_has_no_feasible_association() {
 fn unreachable_sinr_is_a_certified_infeasible_answer() {
     let model = small(3, "min_sinr_db = 50.0\nmax_power_dbm = 0.0\nmax_crlb = 1e6");
     let answer = design(&model, &program_settings()).unwrap();
-    assert!(
-        matches!(
-            answer.status,
-            NetworkStatus::Infeasible {
-                certified: true,
-                ..
-            }
-        ),
-        "{:?}",
-        answer.status
-    );
+    assert_certified_infeasible(&answer.status);
 }
 
 #[test]

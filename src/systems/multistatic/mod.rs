@@ -22,7 +22,6 @@ pub use scenario::MultistaticScenario;
 
 use crate::error::Result;
 use crate::experiment::{InstanceSolver, Metrics};
-use faer::Mat;
 use serde_json::{json, Value};
 
 /// The multi-static system as an [`InstanceSolver`].
@@ -40,15 +39,6 @@ fn num(x: Option<f64>) -> Value {
         Some(v) if v.is_finite() => json!(v),
         _ => Value::Null,
     }
-}
-
-fn complex_json(m: &Mat<crate::C64>) -> Value {
-    let rows = |f: &dyn Fn(crate::C64) -> f64| -> Vec<Vec<f64>> {
-        (0..m.nrows())
-            .map(|r| (0..m.ncols()).map(|c| f(m[(r, c)])).collect())
-            .collect()
-    };
-    json!({"re": rows(&|z| z.re), "im": rows(&|z| z.im)})
 }
 
 /// Flat metrics of a design (the CSV row of an experiment).
@@ -124,14 +114,18 @@ pub fn design_json(model: &MultistaticModel, d: &MultistaticDesign) -> Value {
     );
     m.insert(
         "beamformers".into(),
-        json!(d.beamformers.iter().map(complex_json).collect::<Vec<_>>()),
+        json!(d
+            .beamformers
+            .iter()
+            .map(crate::experiment::complex_matrix_json)
+            .collect::<Vec<_>>()),
     );
     m.insert(
         "comm_channels".into(),
         json!(model
             .comm_channels
             .iter()
-            .map(complex_json)
+            .map(crate::experiment::complex_matrix_json)
             .collect::<Vec<_>>()),
     );
     m.insert(

@@ -224,26 +224,14 @@ impl<'a> Algorithm1<'a> {
         }
         // C2c: sum_s (1 - b_s) [F^(s) - J], tr J^{-1} <= epsilon
         let re_tr = |s: usize, x: &Mat<C64>| Self::cov_trace(&w, &r, s, x);
-        let mut total: Option<crate::conic::AffineMatrix> = None;
+        let mut terms = Vec::new();
         for (s, map) in self.maps.iter().enumerate() {
             let weight = 1.0 - b[s];
-            if weight <= 0.0 {
-                continue;
+            if weight > 0.0 {
+                terms.push(scale_matrix(&fim_matrix(map, &re_tr)?, weight));
             }
-            let f = fim_matrix(map, &re_tr)?;
-            total = Some(match total {
-                None => scale_matrix(&f, weight),
-                Some(mut t) => {
-                    for (ti, fi) in t.iter_mut().zip(&f) {
-                        for (tij, fij) in ti.iter_mut().zip(fi) {
-                            *tij += &fij.scaled(weight);
-                        }
-                    }
-                    t
-                }
-            });
         }
-        let total = total.ok_or_else(|| IsacError::Numerical("no receiving BS weight".into()))?;
+        let total = sum_matrices(terms)?;
         let jm = add_crlb_lmi(&mut p, total, sc.max_crlb)?;
         p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
         // objective: power + linearised penalty on a
@@ -257,15 +245,8 @@ impl<'a> Algorithm1<'a> {
         }
         p.minimize(obj);
         let sol = p.solve(&self.settings)?;
-        match &sol.status {
-            Status::Optimal => {}
-            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => {}
-            Status::Infeasible => return Ok(None),
-            other => {
-                return Err(IsacError::Numerical(format!(
-                    "Algorithm 1, problem (23): {other:?}"
-                )))
-            }
+        if !accepted(&sol.status, "(23)")? {
+            return Ok(None);
         }
         Ok(Some(AoState {
             a: a.iter()
@@ -347,7 +328,7 @@ impl<'a> Algorithm1<'a> {
                 c
             })
             .collect();
-        let mut total: Option<crate::conic::AffineMatrix> = None;
+        let mut terms = Vec::new();
         for (s, map) in self.maps.iter().enumerate() {
             let f = fim_matrix(map, &|t: usize, x: &Mat<C64>| {
                 let v = &(x * &cov[t]);
@@ -355,27 +336,17 @@ impl<'a> Algorithm1<'a> {
             })?;
             // (1 - b_s) F^(s)
             let weight = Affine::constant(1.0) - b[s].clone();
-            let term: crate::conic::AffineMatrix = f
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|e| weight.scaled(e.constant_term()))
-                        .collect()
-                })
-                .collect();
-            total = Some(match total {
-                None => term,
-                Some(mut t) => {
-                    for (ti, fi) in t.iter_mut().zip(&term) {
-                        for (tij, fij) in ti.iter_mut().zip(fi) {
-                            *tij += fij;
-                        }
-                    }
-                    t
-                }
-            });
+            terms.push(
+                f.iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|e| weight.scaled(e.constant_term()))
+                            .collect()
+                    })
+                    .collect(),
+            );
         }
-        let total = total.ok_or_else(|| IsacError::Numerical("no BS".into()))?;
+        let total = sum_matrices(terms)?;
         let jm = add_crlb_lmi(&mut p, total, sc.max_crlb)?;
         p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
         let mut obj = Affine::zero();
@@ -384,20 +355,42 @@ impl<'a> Algorithm1<'a> {
         }
         p.minimize(obj);
         let sol = p.solve(&self.settings)?;
-        match &sol.status {
-            Status::Optimal => {}
-            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => {}
-            Status::Infeasible => return Ok(None),
-            other => {
-                return Err(IsacError::Numerical(format!(
-                    "Algorithm 1, problem (22): {other:?}"
-                )))
-            }
+        if !accepted(&sol.status, "(22)")? {
+            return Ok(None);
         }
         Ok(Some(
             b.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect(),
         ))
     }
+}
+
+/// `true` for a solved subproblem (Clarabel's reduced-accuracy "AlmostSolved" included),
+/// `false` for a certified infeasible one, an error otherwise.
+fn accepted(status: &Status, which: &str) -> Result<bool> {
+    match status {
+        Status::Optimal => Ok(true),
+        Status::Inaccurate { reason } if reason.contains("AlmostSolved") => Ok(true),
+        Status::Infeasible => Ok(false),
+        other => Err(IsacError::Numerical(format!(
+            "Algorithm 1, problem {which}: {other:?}"
+        ))),
+    }
+}
+
+/// The entrywise sum of equally sized affine matrices.
+fn sum_matrices(terms: Vec<crate::conic::AffineMatrix>) -> Result<crate::conic::AffineMatrix> {
+    let mut it = terms.into_iter();
+    let mut total = it
+        .next()
+        .ok_or_else(|| IsacError::Numerical("Algorithm 1: no receiving BS has weight".into()))?;
+    for t in it {
+        for (ti, fi) in total.iter_mut().zip(&t) {
+            for (tij, fij) in ti.iter_mut().zip(fi) {
+                *tij += fij;
+            }
+        }
+    }
+    Ok(total)
 }
 
 fn scale_matrix(m: &crate::conic::AffineMatrix, w: f64) -> crate::conic::AffineMatrix {

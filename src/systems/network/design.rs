@@ -112,18 +112,8 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         }
         Method::Proposed => match algorithm1(model, settings) {
             Err(e) => {
-                return Ok(NetworkAnswer {
-                    status: NetworkStatus::Inaccurate(format!("Algorithm 1 could not start: {e}")),
-                    method: sc.method,
-                    design: None,
-                    verification: None,
-                    search: SearchResult::default(),
-                    candidate: None,
-                    iterations: 0,
-                    history: Vec::new(),
-                    binary_gap: None,
-                    solve_seconds: start.elapsed().as_secs_f64(),
-                })
+                let status = NetworkStatus::Inaccurate(format!("Algorithm 1 could not start: {e}"));
+                return Ok(no_design(status, sc.method, start));
             }
             Ok(Some(res)) => {
                 let (r, assoc) = res.state.rounded();
@@ -147,23 +137,12 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                 search(model, &[r], Some(&assoc), settings)?
             }
             Ok(None) => {
-                return Ok(NetworkAnswer {
-                    status: NetworkStatus::Infeasible {
-                        reason:
-                            "the starting relaxation of Algorithm 1 (b_s = 1 - 1/S) is infeasible"
-                                .into(),
-                        certified: false,
-                    },
-                    method: sc.method,
-                    design: None,
-                    verification: None,
-                    search: SearchResult::default(),
-                    candidate: None,
-                    iterations: 0,
-                    history: Vec::new(),
-                    binary_gap: None,
-                    solve_seconds: start.elapsed().as_secs_f64(),
-                })
+                let status = NetworkStatus::Infeasible {
+                    reason: "the starting relaxation of Algorithm 1 (b_s = 1 - 1/S) is infeasible"
+                        .into(),
+                    certified: false,
+                };
+                return Ok(no_design(status, sc.method, start));
             }
         },
     };
@@ -221,4 +200,20 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         binary_gap,
         solve_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// An answer without a design.
+fn no_design(status: NetworkStatus, method: Method, start: Instant) -> NetworkAnswer {
+    NetworkAnswer {
+        status,
+        method,
+        design: None,
+        verification: None,
+        search: SearchResult::default(),
+        candidate: None,
+        iterations: 0,
+        history: Vec::new(),
+        binary_gap: None,
+        solve_seconds: start.elapsed().as_secs_f64(),
+    }
 }

@@ -100,19 +100,6 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
     m
 }
 
-fn cvec(v: &[crate::C64]) -> Value {
-    json!({"re": v.iter().map(|z| z.re).collect::<Vec<_>>(), "im": v.iter().map(|z| z.im).collect::<Vec<_>>()})
-}
-
-fn cmat(m: &faer::Mat<crate::C64>) -> Value {
-    let rows = |f: &dyn Fn(crate::C64) -> f64| -> Vec<Vec<f64>> {
-        (0..m.nrows())
-            .map(|r| (0..m.ncols()).map(|c| f(m[(r, c)])).collect())
-            .collect()
-    };
-    json!({"re": rows(&|z| z.re), "im": rows(&|z| z.im)})
-}
-
 /// The full JSON answer of `isac solve network --json`: everything needed to re-check the
 /// design outside `isac` (channels, echo gains, beamformers, covariances).
 pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
@@ -128,12 +115,16 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
                 .beamformers
                 .iter()
                 .zip(&d.association)
-                .map(|(w, s)| json!({"bs": s, "re": cvec(w)["re"], "im": cvec(w)["im"]}))
+                .map(|(w, s)| json!({"bs": s, "re": crate::experiment::complex_vector_json(w)["re"], "im": crate::experiment::complex_vector_json(w)["im"]}))
                 .collect::<Vec<_>>()),
         );
         m.insert(
             "sensing_covariances".into(),
-            json!(d.sensing.iter().map(cmat).collect::<Vec<_>>()),
+            json!(d
+                .sensing
+                .iter()
+                .map(crate::experiment::complex_matrix_json)
+                .collect::<Vec<_>>()),
         );
         m.insert("objective_w".into(), num(d.objective));
     }
@@ -167,7 +158,10 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
         json!(model
             .user_channels
             .iter()
-            .map(|per_bs| per_bs.iter().map(|h| cvec(h)).collect::<Vec<_>>())
+            .map(|per_bs| per_bs
+                .iter()
+                .map(|h| crate::experiment::complex_vector_json(h))
+                .collect::<Vec<_>>())
             .collect::<Vec<_>>()),
     );
     m.insert("echo_gains".into(), json!(model.echo_power));
