@@ -116,8 +116,8 @@ fn print_network(
         println!("  SINR (dB): {}", sinr.join(", "));
     }
     println!(
-        "  {} candidates, {} programs, {} decided by the CRLB floor, {:.2} s",
-        a.search.candidates, a.search.programs, a.search.pruned, a.solve_seconds
+        "  {} candidates, {} programs, {} infeasible by the CRLB floor, {} skipped by the power bound, {:.2} s",
+        a.search.candidates, a.search.programs, a.search.pruned, a.search.bounded, a.solve_seconds
     );
 }
 

@@ -80,6 +80,7 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
     m.insert("candidates".into(), json!(a.search.candidates));
     m.insert("programs".into(), json!(a.search.programs));
     m.insert("pruned".into(), json!(a.search.pruned));
+    m.insert("bounded".into(), json!(a.search.bounded));
     m.insert("infeasible_programs".into(), json!(a.search.infeasible));
     m.insert("inaccurate_programs".into(), json!(a.search.inaccurate));
     m.insert("solve_seconds".into(), json!(a.solve_seconds));

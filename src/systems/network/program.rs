@@ -533,3 +533,55 @@ pub fn crlb_unit(model: &NetworkModel, fim: &FimMap) -> f64 {
         model.scenario.max_crlb
     }
 }
+
+/// A lower bound of the total power of every design with this receiver: the smallest
+/// `sum_s tr C_s` meeting `CRLB <= epsilon` (with the programs' margin) and the per-BS
+/// budgets, whatever the users need. `None` if the solver does not certify it.
+pub fn sensing_power_floor(
+    model: &NetworkModel,
+    fim: &FimMap,
+    settings: &SolverSettings,
+) -> Result<Option<f64>> {
+    let n = model.antennas();
+    let sc = &model.scenario;
+    let mut p = Problem::new();
+    let on = fim.transmitters();
+    let cov: Vec<Option<HermitianVar>> = (0..model.bs_count())
+        .map(|s| on.contains(&s).then(|| p.psd_hermitian(n)))
+        .collect();
+    for c in cov.iter().flatten() {
+        p.le(c.trace(), sc.max_power * (1.0 - PROGRAM_MARGIN));
+    }
+    let re_tr_c = |s: usize, a: &Mat<C64>| -> Result<Affine> {
+        match &cov[s] {
+            Some(c) => c.real_trace_with(a),
+            None => Ok(Affine::zero()),
+        }
+    };
+    let jm = crlb_lmi(&mut p, fim, &re_tr_c, sc.max_crlb)?;
+    p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
+    p.minimize(Affine::sum(
+        cov.iter().flatten().map(|c| c.trace()).collect::<Vec<_>>().iter(),
+    ));
+    let sol = p.solve(settings)?;
+    // a lower bound must not exceed the true floor: keep only certified optima, minus the
+    // solver's tolerance
+    Ok(sol
+        .status
+        .is_optimal()
+        .then(|| sol.objective * (1.0 - 1e-6)))
+}
+
+/// A lower bound of the power of an association from the users alone: user `k` needs at
+/// least `Gamma_k sigma^2 / ||h_{a(k),k}||^2` even without interference.
+pub fn user_power_floor(model: &NetworkModel, association: &[usize]) -> f64 {
+    let sc = &model.scenario;
+    association
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| {
+            let gain: f64 = model.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
+            sc.min_sinr[k] * sc.user_noise / gain
+        })
+        .sum()
+}

@@ -12,7 +12,11 @@ use crate::conic::SolverSettings;
 use crate::error::Result;
 
 use super::model::NetworkModel;
-use super::program::{crlb_floor, solve_fixed, NetworkDesign, ProgramStatus, CERTIFICATE_MARGIN};
+use super::model::FimMap;
+use super::program::{
+    crlb_floor, sensing_power_floor, solve_fixed, user_power_floor, NetworkDesign, ProgramStatus,
+    CERTIFICATE_MARGIN,
+};
 
 /// The result of a search over candidates.
 #[derive(Debug, Clone, Default)]
@@ -27,8 +31,10 @@ pub struct SearchResult {
     pub infeasible: usize,
     /// Candidates the solver could not certify (neither optimal nor infeasible).
     pub inaccurate: usize,
-    /// Candidates decided without solving them (by a bound).
+    /// Candidates proven infeasible without solving them (by the CRLB floor).
     pub pruned: usize,
+    /// Candidates skipped because their power lower bound is not below the best design.
+    pub bounded: usize,
     /// Best objective per receiving BS searched (`None`: every candidate infeasible).
     pub per_receiver: Vec<(usize, Option<f64>)>,
 }
@@ -58,8 +64,97 @@ pub fn transmitters(model: &NetworkModel, r: usize) -> Vec<usize> {
     (0..model.bs_count()).filter(|&s| s != r).collect()
 }
 
+/// Candidates solved together between two updates of the incumbent (fixed, so the set
+/// of solved programs does not depend on the thread count).
+pub const BATCH: usize = 16;
+
+/// A receiving BS prepared for the search: its FIM map and its bounds.
+struct Receiver {
+    r: usize,
+    fim: FimMap,
+    /// Smallest total power meeting the CRLB alone (`None`: not certified).
+    power_floor: Option<f64>,
+}
+
+/// The bounds of receiver `r` with the BSs `active` transmitting; `None` when the CRLB
+/// floor proves every association infeasible.
+fn prepare(
+    model: &NetworkModel,
+    r: usize,
+    active: &[usize],
+    settings: &SolverSettings,
+) -> Result<Option<Receiver>> {
+    let fim = model.fim_map_at(r, active, model.scenario.target)?;
+    // a receiver whose CRLB floor (every other BS at full power, no SINR) exceeds epsilon
+    // cannot be feasible with any association
+    if let Some(floor) = crlb_floor(model, &fim, settings)? {
+        if floor > model.scenario.max_crlb * (1.0 + CERTIFICATE_MARGIN) {
+            return Ok(None);
+        }
+    }
+    let power_floor = sensing_power_floor(model, &fim, settings)?;
+    Ok(Some(Receiver {
+        r,
+        fim,
+        power_floor,
+    }))
+}
+
+/// Solves the candidates of one receiver in batches of [`BATCH`], skipping every
+/// candidate whose lower bound `max(sensing floor, users' single-link floor)` is not below
+/// the incumbent `best` (W).
+fn solve_receiver(
+    model: &NetworkModel,
+    rx: &Receiver,
+    candidates: &[Vec<usize>],
+    best: &mut Option<NetworkDesign>,
+    out: &mut SearchResult,
+    settings: &SolverSettings,
+) -> Result<()> {
+    let floor = rx.power_floor.unwrap_or(0.0);
+    // cheapest-looking first: the incumbent tightens early
+    let mut order: Vec<(f64, usize)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (floor.max(user_power_floor(model, a)), i))
+        .collect();
+    order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    let mut receiver_best: Option<f64> = None;
+    for batch in order.chunks(BATCH) {
+        let todo: Vec<usize> = batch
+            .iter()
+            .filter(|(lb, _)| best.as_ref().is_none_or(|b| *lb < b.objective))
+            .map(|&(_, i)| i)
+            .collect();
+        out.bounded += batch.len() - todo.len();
+        let answers: Vec<Result<(ProgramStatus, Option<NetworkDesign>)>> = todo
+            .par_iter()
+            .map(|&i| solve_fixed(model, &rx.fim, &candidates[i], settings))
+            .collect();
+        out.programs += todo.len();
+        for ans in answers {
+            let (status, design) = ans?;
+            match status {
+                ProgramStatus::Optimal => {
+                    let d = design.expect("optimal programs return a design");
+                    if receiver_best.is_none_or(|b| d.objective < b) {
+                        receiver_best = Some(d.objective);
+                    }
+                    if best.as_ref().is_none_or(|b| d.objective < b.objective) {
+                        *best = Some(d);
+                    }
+                }
+                ProgramStatus::Infeasible => out.infeasible += 1,
+                ProgramStatus::Inaccurate(_) => out.inaccurate += 1,
+            }
+        }
+    }
+    out.per_receiver.push((rx.r, receiver_best));
+    Ok(())
+}
+
 /// Solves every association in `candidates` with receiving BS `r` and the BSs
-/// `active` transmitting.
+/// `active` transmitting (with the pruning of [`search`]).
 pub fn search_associations(
     model: &NetworkModel,
     r: usize,
@@ -67,49 +162,31 @@ pub fn search_associations(
     candidates: &[Vec<usize>],
     settings: &SolverSettings,
 ) -> Result<SearchResult> {
-    let fim = model.fim_map_at(r, active, model.scenario.target)?;
-    // a receiver whose CRLB floor (every other BS at full power, no SINR) exceeds epsilon
-    // cannot be feasible with any association
-    if let Some(floor) = crlb_floor(model, &fim, settings)? {
-        if floor > model.scenario.max_crlb * (1.0 + CERTIFICATE_MARGIN) {
-            return Ok(SearchResult {
-                programs: 1,
-                candidates: candidates.len(),
-                infeasible: candidates.len(),
-                pruned: candidates.len(),
-                per_receiver: vec![(r, None)],
-                ..SearchResult::default()
-            });
-        }
-    }
-    let answers: Vec<Result<(ProgramStatus, Option<NetworkDesign>)>> = candidates
-        .par_iter()
-        .map(|a| solve_fixed(model, &fim, a, settings))
-        .collect();
     let mut out = SearchResult {
-        programs: candidates.len() + 1,
         candidates: candidates.len(),
         ..SearchResult::default()
     };
-    for ans in answers {
-        let (status, design) = ans?;
-        match status {
-            ProgramStatus::Optimal => {
-                let d = design.expect("optimal programs return a design");
-                if out.best.as_ref().is_none_or(|b| d.objective < b.objective) {
-                    out.best = Some(d);
-                }
-            }
-            ProgramStatus::Infeasible => out.infeasible += 1,
-            ProgramStatus::Inaccurate(_) => out.inaccurate += 1,
+    out.programs += 2;
+    match prepare(model, r, active, settings)? {
+        None => {
+            out.infeasible = candidates.len();
+            out.pruned = candidates.len();
+            out.per_receiver = vec![(r, None)];
+        }
+        Some(rx) => {
+            let mut best = None;
+            solve_receiver(model, &rx, candidates, &mut best, &mut out, settings)?;
+            out.best = best;
         }
     }
-    out.per_receiver = vec![(r, out.best.as_ref().map(|d| d.objective))];
     Ok(out)
 }
 
 /// Searches every receiving BS in `receivers` and, for each, every association in
-/// `fixed` (or all of them): the exact optimum over that set.
+/// `fixed` (or all of them): the exact optimum over that set. Receivers whose CRLB floor
+/// exceeds `epsilon` are infeasible as a whole; the others are searched in the order of
+/// their sensing power floor, and a receiver (or a candidate) whose lower bound is not
+/// below the best design found so far is skipped: it cannot hold a better design.
 pub fn search(
     model: &NetworkModel,
     receivers: &[usize],
@@ -117,25 +194,33 @@ pub fn search(
     settings: &SolverSettings,
 ) -> Result<SearchResult> {
     let mut out = SearchResult::default();
+    let mut ready = Vec::new();
     for &r in receivers {
         let active = transmitters(model, r);
         let cands = match fixed {
             Some(a) => vec![a.to_vec()],
             None => associations(model.user_count(), &active),
         };
-        let res = search_associations(model, r, &active, &cands, settings)?;
-        out.programs += res.programs;
-        out.candidates += res.candidates;
-        out.infeasible += res.infeasible;
-        out.inaccurate += res.inaccurate;
-        out.pruned += res.pruned;
-        out.per_receiver.extend(res.per_receiver);
-        if let Some(d) = res.best {
-            if out.best.as_ref().is_none_or(|b| d.objective < b.objective) {
-                out.best = Some(d);
+        out.candidates += cands.len();
+        out.programs += 2;
+        match prepare(model, r, &active, settings)? {
+            None => {
+                out.infeasible += cands.len();
+                out.pruned += cands.len();
+                out.per_receiver.push((r, None));
             }
+            Some(rx) => ready.push((rx, cands)),
         }
     }
+    ready.sort_by(|(a, _), (b, _)| {
+        let key = |x: &Receiver| x.power_floor.unwrap_or(0.0);
+        key(a).total_cmp(&key(b)).then(a.r.cmp(&b.r))
+    });
+    let mut best: Option<NetworkDesign> = None;
+    for (rx, cands) in &ready {
+        solve_receiver(model, rx, cands, &mut best, &mut out, settings)?;
+    }
+    out.best = best;
     Ok(out)
 }
 
