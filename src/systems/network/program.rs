@@ -561,7 +561,11 @@ pub fn sensing_power_floor(
     let jm = crlb_lmi(&mut p, fim, &re_tr_c, sc.max_crlb)?;
     p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
     p.minimize(Affine::sum(
-        cov.iter().flatten().map(|c| c.trace()).collect::<Vec<_>>().iter(),
+        cov.iter()
+            .flatten()
+            .map(|c| c.trace())
+            .collect::<Vec<_>>()
+            .iter(),
     ));
     let sol = p.solve(settings)?;
     // a lower bound must not exceed the true floor: keep only certified optima, minus the

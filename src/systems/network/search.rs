@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use crate::conic::SolverSettings;
 use crate::error::Result;
 
-use super::model::NetworkModel;
 use super::model::FimMap;
+use super::model::NetworkModel;
 use super::program::{
     crlb_floor, sensing_power_floor, solve_fixed, user_power_floor, NetworkDesign, ProgramStatus,
     CERTIFICATE_MARGIN,
