@@ -13,8 +13,13 @@
    in CVXPY + Clarabel; its optimum must agree with isac's power within --check-tol
    (isac solves with a 1e-4 margin on the targets and restores the SINRs exactly).
 
+3. With --exhaustive (on an `isac bench network --export` file): the same exhaustive
+   search in CVXPY, every receiving BS x every association, each program as in 2, without
+   isac's bounds; reports the time, the optimum and the ratio to isac's search.
+
 Usage:
   python3 python/network_reference.py ANSWER.json [--check-tol 1e-3]
+  python3 python/network_reference.py BENCH.json --exhaustive [--limit N]
 """
 import argparse
 import json
@@ -108,11 +113,11 @@ def recheck(d):
     return np.array(sinr), np.array(power), crlb(d, r, cov), hs
 
 
-def cvxpy_optimum(d, hs):
+def cvxpy_optimum(d, hs, r=None, assoc=None):
     par = d["parameters"]
     n = par["antennas"]
-    r = d["receiving_bs"]
-    assoc = d["association"]
+    r = d["receiving_bs"] if r is None else r
+    assoc = d["association"] if assoc is None else assoc
     s_count, k_count = len(hs), len(assoc)
     on = [s for s in range(s_count) if s != r]
     w = [cp.Variable((n, n), hermitian=True) for _ in range(k_count)]
@@ -159,13 +164,58 @@ def cvxpy_optimum(d, hs):
     return prob.status, prob.value, time.time() - t0
 
 
+def exhaustive(d, limit):
+    """Every receiver x association in CVXPY; returns (best W, seconds, programs)."""
+    import itertools
+    hs = [[cvec(h) for h in per_bs] for per_bs in d["user_channels"]]
+    s_count, k_count = len(hs), len(d["association"])
+    t0 = time.time()
+    best, count, statuses = None, 0, {}
+    for r in range(s_count):
+        others = [s for s in range(s_count) if s != r]
+        for assoc in itertools.product(others, repeat=k_count):
+            if limit and count >= limit:
+                break
+            status, value, _ = cvxpy_optimum(d, hs, r, list(assoc))
+            statuses[status] = statuses.get(status, 0) + 1
+            count += 1
+            if status == "optimal" and (best is None or value < best[0]):
+                best = (value, r, list(assoc))
+    return best, time.time() - t0, count, statuses
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("answer")
     ap.add_argument("--check-tol", type=float, default=1e-3)
+    ap.add_argument("--exhaustive", action="store_true")
+    ap.add_argument("--limit", type=int, default=0, help="stop after N programs (timing only)")
     a = ap.parse_args()
     with open(a.answer) as fh:
         d = json.load(fh)
+    if a.exhaustive:
+        if "bench" not in d:
+            fail("`bench` missing: give an `isac bench network --export` file")
+        best, secs, count, statuses = exhaustive(d, a.limit)
+        isac_s = d["bench"]["exhaustive_seconds"]
+        per = secs / count
+        print(f"CVXPY exhaustive search: {count} programs in {secs:.1f} s ({per:.3f} s each), statuses {statuses}")
+        if best:
+            dbm = 10 * np.log10(best[0] * 1e3)
+            print(f"  optimum {best[0]:.6e} W ({dbm:.2f} dBm), receiving BS {best[1]}, association {best[2]}")
+        print(f"isac: {isac_s:.2f} s for the whole search ({d['bench']['threads']} threads), "
+              f"{d['bench']['program_seconds']:.4f} s per program on one thread")
+        full = per * 972 if a.limit else secs
+        print(f"ratio CVXPY / isac, whole search: {full / isac_s:.1f}"
+              + (" (CVXPY extrapolated from the limit)" if a.limit else "")
+              + f"; per program: {per / d['bench']['program_seconds']:.1f}")
+        if best and not a.limit and d.get("total_power_dbm") is not None:
+            isac_w = 10 ** (d["total_power_dbm"] / 10) / 1e3
+            rel = abs(isac_w - best[0]) / best[0]
+            print(f"  optimum: isac {isac_w:.6e} W vs CVXPY {best[0]:.6e} W, relative difference {rel:.2e}")
+            if rel > a.check_tol:
+                fail(f"optima differ by {rel:.2e} > {a.check_tol}")
+        return
     for key in ["status", "parameters", "user_channels", "echo_gains", "base_stations", "target"]:
         if key not in d:
             fail(f"`{key}` missing: not an `isac solve network --json` answer")

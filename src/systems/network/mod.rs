@@ -7,6 +7,7 @@
 //! [`verify`] (independent re-check of the returned design).
 
 pub mod algorithm;
+pub mod bench;
 pub mod design;
 pub mod figures;
 pub mod model;
