@@ -599,6 +599,21 @@ fn experiment_plot_series_means_and_gaps() {
         (1.0, None),
     ];
     assert_eq!(series[0].points, want);
+    // rows = "all": the infeasible repetitions count too (rates of an outcome)
+    let mut all = c.plots[0].clone();
+    all.all_rows = true;
+    let (_, series) = plot_series(&c, &all, &points, &rows);
+    assert_eq!(series[0].points[4], (1.0, Some(102.0)));
+    assert_eq!(series[0].points[2], (0.5, Some(51.5)));
+}
+
+#[test]
+fn experiment_plot_rows_key() {
+    let src = TOY.replace("[plot]", "[plot]\nrows = \"all\"");
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    assert!(c.plots[0].all_rows);
+    let key = bad(&TOY.replace("[plot]", "[plot]\nrows = \"some\""));
+    assert_eq!(key, "plot.rows");
 }
 
 struct Panicky;

@@ -27,6 +27,10 @@ pub struct PlotSpec {
     pub log_y: bool,
     pub x_label: Option<String>,
     pub y_label: Option<String>,
+    /// Average over every repetition (`rows = "all"`), infeasible ones included, instead
+    /// of over the feasible ones only (the default): for rates of an outcome such as an
+    /// infeasibility indicator.
+    pub all_rows: bool,
 }
 
 impl PlotSpec {
@@ -278,6 +282,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         label,
         &[
             "name", "title", "x", "y", "ys", "series", "log_x", "log_y", "x_label", "y_label",
+            "rows",
         ],
     )?;
     let x = req_str(t, label, "x")?;
@@ -313,6 +318,16 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         log_y: opt_bool(t, label, "log_y")?,
         x_label: opt_str(t, label, "x_label")?,
         y_label: opt_str(t, label, "y_label")?,
+        all_rows: match opt_str(t, label, "rows")?.as_deref() {
+            None | Some("feasible") => false,
+            Some("all") => true,
+            Some(other) => {
+                return err(
+                    format!("{label}.rows"),
+                    format!("unknown value \"{other}\"; allowed: \"feasible\" | \"all\""),
+                )
+            }
+        },
     })
 }
 

@@ -34,6 +34,7 @@
 //! x_label = "minimum sum rate (bit/s/Hz)"
 //! y_label = "CRB"
 //! title = "..."                   # optional
+//! rows = "feasible"               # y = mean over feasible repetitions; "all": every one
 //! ```
 //!
 //! Errors name the key (`experiment.name`, `sweep[2].linspace`, `plot.colour`;

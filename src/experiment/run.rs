@@ -545,14 +545,15 @@ fn num(v: &Value) -> Option<f64> {
 
 /// Mean over the repetitions of a point of a numeric metric, skipping
 /// infeasible / error rows and missing or non-numeric values.
-fn metric_mean(rows: &[&Row], key: &str) -> Option<f64> {
+fn metric_mean(rows: &[&Row], key: &str, all_rows: bool) -> Option<f64> {
     let vals: Vec<f64> = rows
         .iter()
         .filter(|r| {
-            !matches!(
-                r.metrics.get("status").and_then(Json::as_str),
-                Some("infeasible" | "error")
-            )
+            all_rows
+                || !matches!(
+                    r.metrics.get("status").and_then(Json::as_str),
+                    Some("infeasible" | "error")
+                )
         })
         .filter_map(|r| r.metrics.get(key).and_then(Json::as_f64))
         .filter(|v| v.is_finite())
@@ -582,7 +583,7 @@ pub fn plot_series(
         if let Some(v) = config.base.get(key) {
             return num(v);
         }
-        metric_mean(&by_point[p.index], key)
+        metric_mean(&by_point[p.index], key, spec.all_rows)
     };
     // Lines: the `series` keys, plus any other swept key (not moving with x)
     // that takes several values, so that lines never zig-zag.

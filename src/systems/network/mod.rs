@@ -51,6 +51,16 @@ fn db(x: f64) -> Value {
 pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
     let mut m = Metrics::new();
     m.insert("status".into(), json!(a.status.as_str()));
+    // 1 for an infeasible answer: its mean over all repetitions is the infeasibility
+    // rate of Fig. 4
+    m.insert(
+        "infeasible".into(),
+        json!(if matches!(a.status, NetworkStatus::Infeasible { .. }) {
+            1.0
+        } else {
+            0.0
+        }),
+    );
     m.insert("method".into(), json!(a.method.as_str()));
     let v = a.verification.as_ref();
     m.insert(
