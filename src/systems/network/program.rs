@@ -573,7 +573,7 @@ pub fn sensing_power_floor(
     Ok(sol
         .status
         .is_optimal()
-        .then(|| sol.objective * (1.0 - 1e-6)))
+        .then_some(sol.objective * (1.0 - 1e-6)))
 }
 
 /// A lower bound of the power of an association from the users alone: user `k` needs at
