@@ -159,8 +159,11 @@ def cvxpy_optimum(d, hs, r=None, assoc=None):
     t0 = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-7, tol_gap_rel=1e-7, tol_feas=1e-7,
-                   iterative_refinement_reltol=1e-10, iterative_refinement_max_iter=3)
+        try:
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-7, tol_gap_rel=1e-7, tol_feas=1e-7,
+                       iterative_refinement_reltol=1e-10, iterative_refinement_max_iter=3)
+        except cp.error.SolverError:
+            return "solver_error", None, time.time() - t0
     return prob.status, prob.value, time.time() - t0
 
 
