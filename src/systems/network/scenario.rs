@@ -155,8 +155,7 @@ pub fn uniform_disc_drop(
         .collect()
 }
 
-fn index_in(i: &Input, key: &str, v: &toml::Value, n: usize) -> Result<usize> {
-    let _ = i;
+fn index_in(key: &str, v: &toml::Value, n: usize) -> Result<usize> {
     match v {
         toml::Value::Integer(x) if *x >= 0 && (*x as usize) < n => Ok(*x as usize),
         _ => Err(IsacError::input(
@@ -242,7 +241,7 @@ impl NetworkScenario {
         let method = Method::parse(&i.choice_or("method", Method::NAMES, "proposed")?);
         let receiving_bs = match table.get("receiving_bs") {
             None => None,
-            Some(v) => Some(index_in(&i, "receiving_bs", v, s)?),
+            Some(v) => Some(index_in("receiving_bs", v, s)?),
         };
         let association = match table.get("association") {
             None => None,
@@ -262,7 +261,7 @@ impl NetworkScenario {
                 }
                 let a: Vec<usize> = arr
                     .iter()
-                    .map(|x| index_in(&i, "association", x, s))
+                    .map(|x| index_in("association", x, s))
                     .collect::<Result<_>>()?;
                 if let Some(r) = receiving_bs {
                     if let Some(u) = a.iter().position(|&b| b == r) {
