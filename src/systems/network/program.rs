@@ -400,23 +400,8 @@ pub fn crlb_floor(
     fim: &FimMap,
     settings: &SolverSettings,
 ) -> Result<Option<f64>> {
-    let n = model.antennas();
-    let mut p = Problem::new();
-    let on = fim.transmitters();
-    let cov: Vec<Option<HermitianVar>> = (0..model.bs_count())
-        .map(|s| on.contains(&s).then(|| p.psd_hermitian(n)))
-        .collect();
-    for c in cov.iter().flatten() {
-        p.le(c.trace(), model.scenario.max_power);
-    }
-    let re_tr_c = |s: usize, a: &Mat<C64>| -> Result<Affine> {
-        match &cov[s] {
-            Some(c) => c.real_trace_with(a),
-            None => Ok(Affine::zero()),
-        }
-    };
     let unit = crlb_unit(model, fim);
-    let jm = crlb_lmi(&mut p, fim, &re_tr_c, unit)?;
+    let (mut p, _, jm) = covariance_program(model, fim, model.scenario.max_power, unit)?;
     let t = p.scalar();
     p.trace_inv_epigraph(jm, t.clone())?;
     p.minimize(t);
@@ -542,30 +527,12 @@ pub fn sensing_power_floor(
     fim: &FimMap,
     settings: &SolverSettings,
 ) -> Result<Option<f64>> {
-    let n = model.antennas();
     let sc = &model.scenario;
-    let mut p = Problem::new();
-    let on = fim.transmitters();
-    let cov: Vec<Option<HermitianVar>> = (0..model.bs_count())
-        .map(|s| on.contains(&s).then(|| p.psd_hermitian(n)))
-        .collect();
-    for c in cov.iter().flatten() {
-        p.le(c.trace(), sc.max_power * (1.0 - PROGRAM_MARGIN));
-    }
-    let re_tr_c = |s: usize, a: &Mat<C64>| -> Result<Affine> {
-        match &cov[s] {
-            Some(c) => c.real_trace_with(a),
-            None => Ok(Affine::zero()),
-        }
-    };
-    let jm = crlb_lmi(&mut p, fim, &re_tr_c, sc.max_crlb)?;
+    let budget = sc.max_power * (1.0 - PROGRAM_MARGIN);
+    let (mut p, cov, jm) = covariance_program(model, fim, budget, sc.max_crlb)?;
     p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
     p.minimize(Affine::sum(
-        cov.iter()
-            .flatten()
-            .map(|c| c.trace())
-            .collect::<Vec<_>>()
-            .iter(),
+        cov.iter().map(|c| c.trace()).collect::<Vec<_>>().iter(),
     ));
     let sol = p.solve(settings)?;
     // a lower bound must not exceed the true floor: keep only certified optima, minus the
@@ -588,4 +555,32 @@ pub fn user_power_floor(model: &NetworkModel, association: &[usize]) -> f64 {
             sc.min_sinr[k] * sc.user_noise / gain
         })
         .sum()
+}
+
+/// The program shared by the receiver-level bounds: one free covariance `C_s >= 0` with
+/// `tr C_s <= budget` per transmitter of `fim` (no users) and the FIM LMI (12) on them;
+/// returns the program, the covariances and `J` (in units of `1 / unit`).
+fn covariance_program(
+    model: &NetworkModel,
+    fim: &FimMap,
+    budget: f64,
+    unit: f64,
+) -> Result<(Problem, Vec<HermitianVar>, AffineMatrix)> {
+    let n = model.antennas();
+    let mut p = Problem::new();
+    let on = fim.transmitters();
+    let cov: Vec<Option<HermitianVar>> = (0..model.bs_count())
+        .map(|s| on.contains(&s).then(|| p.psd_hermitian(n)))
+        .collect();
+    for c in cov.iter().flatten() {
+        p.le(c.trace(), budget);
+    }
+    let re_tr_c = |s: usize, a: &Mat<C64>| -> Result<Affine> {
+        match &cov[s] {
+            Some(c) => c.real_trace_with(a),
+            None => Ok(Affine::zero()),
+        }
+    };
+    let jm = crlb_lmi(&mut p, fim, &re_tr_c, unit)?;
+    Ok((p, cov.into_iter().flatten().collect(), jm))
 }
