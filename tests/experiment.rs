@@ -232,6 +232,28 @@ fn experiment_seeds_deterministic_and_distinct() {
 }
 
 #[test]
+fn experiment_common_random_numbers_share_seeds_across_points() {
+    let crn = TOY.replace("seed = 7", "seed = 7\ncommon_random_numbers = true");
+    let c = ExperimentConfig::from_toml_str(&crn).unwrap();
+    let s = seeds(&c).unwrap();
+    assert_eq!(s.len(), 20);
+    // Every point sees the same seed for repetition r; repetitions differ.
+    for &(point, rep, seed) in &s {
+        let first = s.iter().find(|x| x.0 == 0 && x.1 == rep).unwrap().2;
+        assert_eq!(seed, first, "point {point} repetition {rep}");
+    }
+    assert_ne!(s[0].2, s[1].2);
+    // The option changes the experiment's identity (a journal of the other mode is not reused).
+    let plain = ExperimentConfig::from_toml_str(TOY).unwrap();
+    assert_ne!(c.content_hash(), plain.content_hash());
+    let bad = TOY.replace("seed = 7", "seed = 7\ncommon_random_numbers = 1");
+    let e = ExperimentConfig::from_toml_str(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("experiment.common_random_numbers"), "{e}");
+}
+
+#[test]
 fn experiment_results_independent_of_threads() {
     let c = ExperimentConfig::from_toml_str(TOY).unwrap();
     let d1 = tmpdir("t1");

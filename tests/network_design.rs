@@ -29,6 +29,7 @@ fn with_method(model: &NetworkModel, method: &str) -> NetworkModel {
         "random" => isac::systems::network::scenario::Method::Random,
         "bistatic" => isac::systems::network::scenario::Method::Bistatic,
         "proposed" => isac::systems::network::scenario::Method::Proposed,
+        "joint" => isac::systems::network::scenario::Method::Joint,
         _ => isac::systems::network::scenario::Method::Exhaustive,
     };
     NetworkModel {
@@ -44,8 +45,31 @@ fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline
     for seed in 1..=4 {
         let model = small(seed, "");
         let best = design(&with_method(&model, "exhaustive"), &settings).unwrap();
-        for method in ["proposed", "closest", "random", "bistatic"] {
+        for method in ["proposed", "joint", "closest", "random", "bistatic"] {
             let b = design(&with_method(&model, method), &settings).unwrap();
+            // the joint variant starts from a convex relaxation of (8): a lower bound of
+            // the exhaustive optimum (up to the programs' 1e-4 margin), and certified
+            // infeasible only when the exhaustive search finds nothing either
+            if method == "joint" {
+                match (b.relaxation_bound, &best.design) {
+                    (Some(lb), Some(opt)) => assert!(
+                        lb <= opt.objective * (1.0 + 1e-3),
+                        "seed {seed}: relaxation bound {lb} W above the optimum {} W",
+                        opt.objective
+                    ),
+                    (None, Some(_)) => assert!(
+                        !matches!(
+                            b.status,
+                            NetworkStatus::Infeasible {
+                                certified: true,
+                                ..
+                            }
+                        ),
+                        "seed {seed}: relaxation certified infeasible, exhaustive feasible"
+                    ),
+                    _ => {}
+                }
+            }
             if let (Some(v), Some(db)) = (&b.verification, &b.design) {
                 assert!(
                     v.violations.is_empty(),

@@ -55,6 +55,9 @@ pub struct ExperimentConfig {
     pub repetitions: usize,
     /// Base seed.
     pub seed: u64,
+    /// Common random numbers: repetition `r` gets the same seed at every point (the same
+    /// drops under every swept value), instead of one seed per (point, repetition).
+    pub common_random_numbers: bool,
     /// Base instance.
     pub base: Table,
     pub sweeps: Vec<Sweep>,
@@ -376,7 +379,15 @@ impl ExperimentConfig {
         check_keys(
             exp,
             l,
-            &["name", "system", "title", "output", "repetitions", "seed"],
+            &[
+                "name",
+                "system",
+                "title",
+                "output",
+                "repetitions",
+                "seed",
+                "common_random_numbers",
+            ],
         )?;
         let name = req_str(exp, l, "name")?;
         let system = req_str(exp, l, "system")?;
@@ -392,6 +403,11 @@ impl ExperimentConfig {
             Some(r) => r as usize,
         };
         let seed = opt_nonneg_int(exp, l, "seed")?.unwrap_or(1);
+        let common_random_numbers = match exp.get("common_random_numbers") {
+            None => false,
+            Some(Value::Boolean(b)) => *b,
+            Some(_) => return err("experiment.common_random_numbers", "must be true or false"),
+        };
         let base = match doc.get("base") {
             None => Table::new(),
             Some(Value::Table(t)) => t.clone(),
@@ -482,6 +498,7 @@ impl ExperimentConfig {
             output,
             repetitions,
             seed,
+            common_random_numbers,
             base,
             sweeps,
             plots,
@@ -541,6 +558,9 @@ impl ExperimentConfig {
         exp.insert("system".into(), self.system.clone().into());
         exp.insert("repetitions".into(), (self.repetitions as u64).into());
         exp.insert("seed".into(), self.seed.into());
+        if self.common_random_numbers {
+            exp.insert("common_random_numbers".into(), true.into());
+        }
         let mut all = serde_json::Map::new();
         all.insert("experiment".into(), exp.into());
         all.insert(

@@ -10,6 +10,7 @@
 //! output = "out/backscatter-fig5a"    # optional, default out/<name>
 //! repetitions = 1                 # Monte Carlo repetitions per point (>= 1)
 //! seed = 1                        # base seed (>= 0)
+//! common_random_numbers = false   # true: repetition r has the same seed at every point
 //!
 //! [base]                          # the base instance: any input keys
 //! tx_antennas = 8
@@ -40,7 +41,10 @@
 //! Errors name the key (`experiment.name`, `sweep[2].linspace`, `plot.colour`;
 //! `sweep[i]`/`plot[i]` count from 1). Every (point, repetition) gets the
 //! instance key `seed` = [`derive_seed`]`(seed, point, repetition)`, unless
-//! the instance sets `seed` itself and `repetitions = 1`.
+//! the instance sets `seed` itself and `repetitions = 1`. With
+//! `common_random_numbers = true` the seed is `derive_seed(seed, 0, repetition)` at every
+//! point: every swept value sees the same drops, so differences between points are not
+//! Monte Carlo noise.
 //!
 //! Outputs in the folder: `results.csv` (point, repetition, seed, sweep keys,
 //! then metrics: `status` first, `error` last), `manifest.json`, one SVG + PNG

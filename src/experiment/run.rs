@@ -92,7 +92,12 @@ fn build_jobs(config: &ExperimentConfig, points: &[Point]) -> Result<Vec<Job>> {
             let seed = match instance.get("seed") {
                 Some(Value::Integer(s)) if config.repetitions == 1 && *s >= 0 => *s as u64,
                 _ => {
-                    let s = derive_seed(config.seed, p.index, r);
+                    let point = if config.common_random_numbers {
+                        0
+                    } else {
+                        p.index
+                    };
+                    let s = derive_seed(config.seed, point, r);
                     instance.insert("seed".into(), Value::Integer(s as i64));
                     s
                 }

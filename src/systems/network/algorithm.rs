@@ -23,14 +23,14 @@
 //!   the fixed-structure program of [`super::program`] gives the design, its rank-one
 //!   beamformers and its status; the answer is then re-checked like any other.
 
-use crate::conic::{Affine, HermitianVar, Problem, SolverSettings, Status};
+use crate::conic::{Affine, HermitianVar, Problem, Solution, SolverSettings, Status};
 use crate::error::{IsacError, Result};
 use crate::iterate::{run, IterationResult, IterativeAlgorithm, Step, StoppingRule};
 use crate::C64;
 use faer::Mat;
 
 use super::model::{FimMap, NetworkModel};
-use super::program::{add_crlb_lmi, fim_matrix, PROGRAM_MARGIN};
+use super::program::{add_crlb_lmi, crlb_floor, fim_matrix, CERTIFICATE_MARGIN, PROGRAM_MARGIN};
 
 /// One AO iterate.
 #[derive(Debug, Clone)]
@@ -58,7 +58,8 @@ impl AoState {
             .fold(0.0, f64::max)
     }
 
-    fn power(&self) -> f64 {
+    /// Total transmit power `sum tr W~ + sum_s b_s tr R_s`.
+    pub fn power(&self) -> f64 {
         let tr = |m: &Mat<C64>| (0..m.nrows()).map(|i| m[(i, i)].re).sum::<f64>();
         self.w.iter().flatten().map(tr).sum::<f64>()
             + self
@@ -81,6 +82,37 @@ impl AoState {
         self.power() + mu * pen
     }
 
+    /// The rounded structure of the joint variant: the receiver is `argmin b`, and user
+    /// `k` goes to the transmitting BS that delivers the largest share of its useful
+    /// signal `h_{s,k}^H W~_{s,k} h_{s,k}`. (The big-M row `tr W~ <= a P` lets a BS with
+    /// `a_{s,k}` of 1e-3 still carry a beam of 1e-3 P, often all a user needs, so
+    /// `argmax a` can name a BS that does not serve the user.)
+    pub fn rounded_by_signal(&self, model: &NetworkModel) -> (usize, Vec<usize>) {
+        let (r, by_a) = self.rounded();
+        let assoc = by_a
+            .iter()
+            .enumerate()
+            .map(|(k, &fallback)| {
+                let signal = |s: usize| {
+                    let h = &model.user_channels[s][k];
+                    let w = &self.w[s][k];
+                    let n = h.len();
+                    (0..n)
+                        .map(|i| (0..n).map(|j| h[i].conj() * w[(i, j)] * h[j]).sum::<C64>())
+                        .sum::<C64>()
+                        .re
+                };
+                (0..self.b.len())
+                    .filter(|&s| s != r)
+                    .map(|s| (s, signal(s)))
+                    .filter(|&(_, g)| g > 0.0)
+                    .max_by(|x, y| x.1.total_cmp(&y.1))
+                    .map_or(fallback, |(s, _)| s)
+            })
+            .collect();
+        (r, assoc)
+    }
+
     /// The rounded structure: receiving BS and association.
     pub fn rounded(&self) -> (usize, Vec<usize>) {
         let s_count = self.b.len();
@@ -100,13 +132,98 @@ impl AoState {
     }
 }
 
+/// The variables of one beamforming program (see `add_beamforming_block`).
+struct BeamformingBlock {
+    w: Vec<Vec<HermitianVar>>,
+    r: Vec<HermitianVar>,
+    a: Vec<Vec<Affine>>,
+}
+
+impl BeamformingBlock {
+    /// `sum tr W~ + sum_s r_scale_s tr R_s`.
+    fn power(&self, r_scale: &[f64]) -> Affine {
+        let mut obj = Affine::zero();
+        for (ws, (rs, &c)) in self.w.iter().zip(self.r.iter().zip(r_scale)) {
+            for v in ws {
+                obj += v.trace();
+            }
+            obj += rs.trace().scaled(c);
+        }
+        obj
+    }
+
+    /// The tangent (17) of `mu sum (a - a^2)` at `a_prev`, constant dropped.
+    fn penalty_tangent(&self, a_prev: &[Vec<f64>], mu: f64) -> Affine {
+        let mut obj = Affine::zero();
+        for (row, row0) in self.a.iter().zip(a_prev) {
+            for (x, &x0) in row.iter().zip(row0) {
+                obj += x.scaled(mu * (1.0 - 2.0 * x0));
+            }
+        }
+        obj
+    }
+
+    /// The iterate at a solution; with `r_is_scaled` the variable was `R~_s = b_s R_s`
+    /// and `R_s = R~_s / b_s` is stored (`tr R~_s <= b_s P` keeps it bounded).
+    fn state(&self, sol: &Solution, b: Vec<f64>, mu: f64, r_is_scaled: bool) -> AoState {
+        let r = self
+            .r
+            .iter()
+            .zip(&b)
+            .map(|(v, &bs)| {
+                let m = crate::linalg::psd_part(&sol.hermitian_value(v));
+                match (r_is_scaled, bs > 0.0) {
+                    (false, _) => m,
+                    (true, true) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] / bs),
+                    (true, false) => Mat::zeros(m.nrows(), m.ncols()),
+                }
+            })
+            .collect();
+        AoState {
+            a: self
+                .a
+                .iter()
+                .map(|row| row.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect())
+                .collect(),
+            b,
+            w: self
+                .w
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|v| crate::linalg::psd_part(&sol.hermitian_value(v)))
+                        .collect()
+                })
+                .collect(),
+            r,
+            mu,
+        }
+    }
+}
+
+/// How the relaxed problem is split into convex programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Splitting {
+    /// The paper's Algorithm 1: (22) for `b`, then (23) for the rest, alternately.
+    Alternating,
+    /// Every variable in one program per iteration (big-M on each receiver's CRLB
+    /// constraint, see `joint_step`): no block can hold another at a fixed point.
+    Joint,
+}
+
 /// Algorithm 1 on a model.
 pub struct Algorithm1<'a> {
     model: &'a NetworkModel,
+    splitting: Splitting,
     maps: Vec<FimMap>,
     settings: SolverSettings,
     mu_start: f64,
     mu_max: f64,
+    /// Joint variant: receivers whose CRLB floor exceeds `epsilon` (no association can
+    /// make them receive), fixed to `b_s = 1`.
+    cannot_receive: Vec<bool>,
+    /// Joint variant: the rounded structure of every iterate, in order (distinct).
+    structures: Vec<(usize, Vec<usize>)>,
     growth: f64,
 }
 
@@ -118,34 +235,72 @@ pub const PENALTY_START: f64 = 1e-2;
 pub const STALL_TOL: f64 = 1e-6;
 /// Distance from {0, 1} below which the binaries count as binary.
 pub const BINARY_TOL: f64 = 1e-3;
+/// Big-M of the joint variant's CRLB rows, in units of `1 / ((1 - margin) epsilon)`: 2 is
+/// the smallest value that voids the row at `b_s = 1`; 10% room for the solver's slack.
+pub const JOINT_BIG_M: f64 = 2.2;
 
 impl<'a> Algorithm1<'a> {
-    pub fn new(model: &'a NetworkModel, settings: &SolverSettings) -> Result<Self> {
+    pub fn new(
+        model: &'a NetworkModel,
+        splitting: Splitting,
+        settings: &SolverSettings,
+    ) -> Result<Self> {
         let maps = (0..model.bs_count())
             .map(|r| model.fim_map(r))
             .collect::<Result<Vec<_>>>()?;
         Ok(Algorithm1 {
             model,
+            splitting,
             maps,
             settings: settings.clone(),
             mu_start: 0.0,
+            cannot_receive: vec![false; model.bs_count()],
+            structures: Vec::new(),
             mu_max: model.scenario.penalty,
             growth: PENALTY_GROWTH,
         })
     }
 
-    /// The starting iterate: (23) at `b_s = 1 - 1/S` without penalty. `None` when that
-    /// relaxation is infeasible.
+    /// The starting iterate without penalty: (23) at `b_s = 1 - 1/S` (alternating), or
+    /// the convex relaxation of (8) (joint). `None` when that program is infeasible.
     pub fn start(&mut self) -> Result<Option<AoState>> {
         let s = self.model.bs_count();
         let k = self.model.user_count();
-        let b = vec![1.0 - 1.0 / s as f64; s];
-        let a0 = vec![vec![1.0 / (s - 1) as f64; k]; s];
-        let st = self.beamforming_step(&b, &a0, 0.0)?;
+        let st = match self.splitting {
+            Splitting::Alternating => {
+                let b = vec![1.0 - 1.0 / s as f64; s];
+                let a0 = vec![vec![1.0 / (s - 1) as f64; k]; s];
+                self.beamforming_step(&b, &a0, 0.0)?
+            }
+            Splitting::Joint => {
+                // a receiver whose CRLB floor is above epsilon cannot receive in any
+                // feasible design: b_s = 1 is a valid cut of the relaxation
+                for (s, map) in self.maps.iter().enumerate() {
+                    if let Some(floor) = crlb_floor(self.model, map, &self.settings)? {
+                        self.cannot_receive[s] =
+                            floor > self.model.scenario.max_crlb * (1.0 + CERTIFICATE_MARGIN);
+                    }
+                }
+                if self.cannot_receive.iter().all(|&x| x) {
+                    return Ok(None);
+                }
+                let st = self.joint_step(None, 0.0)?;
+                if let Some(st) = &st {
+                    self.remember(st.rounded_by_signal(self.model));
+                }
+                st
+            }
+        };
         if let Some(st) = &st {
             self.mu_start = PENALTY_START * st.power().max(1e-12);
         }
         Ok(st)
+    }
+
+    fn remember(&mut self, structure: (usize, Vec<usize>)) {
+        if !self.structures.contains(&structure) {
+            self.structures.push(structure);
+        }
     }
 
     fn mu(&self, iteration: usize) -> f64 {
@@ -166,12 +321,20 @@ impl<'a> Algorithm1<'a> {
         Ok(out)
     }
 
-    /// Problem (23) for fixed `b`, with the tangent of the penalty at `a_prev`.
-    fn beamforming_step(&self, b: &[f64], a_prev: &[Vec<f64>], mu: f64) -> Result<Option<AoState>> {
+    /// The variables and rows shared by (23) and the joint step: `W~_{s,k} >= 0`,
+    /// `R_s >= 0`, `a_{s,k} >= 0`, C6 `a_{s,k} <= b_s`, the big-M row
+    /// `tr W~_{s,k} <= a_{s,k} P`, C1 `sum_k tr W~_{s,k} + r_scale_s tr R_s <= c1_s`, C4,
+    /// and the SINR rows (9) with the sensing interference `r_scale_s h^H R_s h`.
+    fn add_beamforming_block(
+        &self,
+        p: &mut Problem,
+        b: &[Affine],
+        r_scale: &[f64],
+        c1: &[Affine],
+    ) -> Result<BeamformingBlock> {
         let m = self.model;
         let sc = &m.scenario;
         let (s_count, k_count, n) = (m.bs_count(), m.user_count(), m.antennas());
-        let mut p = Problem::new();
         let w: Vec<Vec<HermitianVar>> = (0..s_count)
             .map(|_| (0..k_count).map(|_| p.psd_hermitian(n)).collect())
             .collect();
@@ -181,15 +344,15 @@ impl<'a> Algorithm1<'a> {
             for k in 0..k_count {
                 p.ge(a[s][k].clone(), 0.0);
                 // C6 (a <= b) and the big-M on the trace (see the module doc)
-                p.le(a[s][k].clone(), b[s]);
+                p.le(a[s][k].clone(), b[s].clone());
                 p.le(w[s][k].trace(), a[s][k].scaled(sc.max_power));
             }
             // C1
-            let mut tr = r[s].trace().scaled(b[s]);
+            let mut tr = r[s].trace().scaled(r_scale[s]);
             for v in &w[s] {
                 tr += v.trace();
             }
-            p.le(tr, sc.max_power * (1.0 - PROGRAM_MARGIN));
+            p.le(tr, c1[s].clone());
         }
         // C4
         for k in 0..k_count {
@@ -218,12 +381,24 @@ impl<'a> Algorithm1<'a> {
                 for kk in (0..k_count).filter(|&kk| kk != k) {
                     lhs -= w[s][kk].real_trace_with(&gs)?.scaled(g);
                 }
-                lhs -= r[s].real_trace_with(&gs)?.scaled(g * b[s]);
+                lhs -= r[s].real_trace_with(&gs)?.scaled(g * r_scale[s]);
             }
             p.ge(lhs, g * sc.user_noise / own);
         }
+        Ok(BeamformingBlock { w, r, a })
+    }
+
+    /// Problem (23) for fixed `b`, with the tangent of the penalty at `a_prev`.
+    fn beamforming_step(&self, b: &[f64], a_prev: &[Vec<f64>], mu: f64) -> Result<Option<AoState>> {
+        let sc = &self.model.scenario;
+        let s_count = self.model.bs_count();
+        let mut p = Problem::new();
+        let b_const: Vec<Affine> = b.iter().map(|&x| Affine::constant(x)).collect();
+        let c1 = vec![Affine::constant(sc.max_power * (1.0 - PROGRAM_MARGIN)); s_count];
+        let block = self.add_beamforming_block(&mut p, &b_const, b, &c1)?;
+        let (w, r) = (&block.w, &block.r);
         // C2c: sum_s (1 - b_s) [F^(s) - J], tr J^{-1} <= epsilon
-        let re_tr = |s: usize, x: &Mat<C64>| Self::cov_trace(&w, &r, s, x);
+        let re_tr = |s: usize, x: &Mat<C64>| Self::cov_trace(w, r, s, x);
         let mut terms = Vec::new();
         for (s, map) in self.maps.iter().enumerate() {
             let weight = 1.0 - b[s];
@@ -235,36 +410,76 @@ impl<'a> Algorithm1<'a> {
         let jm = add_crlb_lmi(&mut p, total, sc.max_crlb)?;
         p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
         // objective: power + linearised penalty on a
-        let mut obj = Affine::zero();
-        for s in 0..s_count {
-            for k in 0..k_count {
-                obj += w[s][k].trace();
-                obj += a[s][k].scaled(mu * (1.0 - 2.0 * a_prev[s][k]));
-            }
-            obj += r[s].trace().scaled(b[s]);
-        }
+        let mut obj = block.power(b);
+        obj += block.penalty_tangent(a_prev, mu);
         p.minimize(obj);
         let sol = p.solve(&self.settings)?;
         if !accepted(&sol.status, "(23)")? {
             return Ok(None);
         }
-        Ok(Some(AoState {
-            a: a.iter()
-                .map(|row| row.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect())
-                .collect(),
-            b: b.to_vec(),
-            w: w.iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|v| crate::linalg::psd_part(&sol.hermitian_value(v)))
-                        .collect()
-                })
-                .collect(),
-            r: r.iter()
-                .map(|v| crate::linalg::psd_part(&sol.hermitian_value(v)))
-                .collect(),
-            mu,
-        }))
+        Ok(Some(block.state(&sol, b.to_vec(), mu, false)))
+    }
+
+    /// One step of the jointly convex variant: every block at once, `b` included, with
+    /// `R~_s = b_s R_s` as the variable (C1 becomes `sum_k tr W~_{s,k} + tr R~_s <= b_s P`,
+    /// exact at binary `b`: a receiving BS does not transmit) and the CRLB constraint of
+    /// every candidate receiver `s` relaxed by big-M in `b_s`:
+    /// `[[F^(s)_pp - J_s, F^(s)_pa], [F^(s)_pa^T, F^(s)_aa]] + b_s M I >= 0`,
+    /// `tr J_s^{-1} <= epsilon`. At `b_s = 0` this is (12) of receiver `s`; at `b_s = 1`,
+    /// `J_s = M I` meets it whatever the covariances (the FIM is PSD), so with
+    /// `M = 2 / epsilon` (with the margin) it is void. The penalty tangent (17) is taken in
+    /// `a` and `b` together. Without penalty (`mu = 0`) the program is a convex relaxation
+    /// of (8): its optimum bounds the exhaustive optimum from below.
+    fn joint_step(&self, prev: Option<&AoState>, mu: f64) -> Result<Option<AoState>> {
+        let sc = &self.model.scenario;
+        let s_count = self.model.bs_count();
+        let mut p = Problem::new();
+        let b = p.vector(s_count);
+        for bs in &b {
+            p.ge(bs.clone(), 0.0);
+            p.le(bs.clone(), 1.0);
+        }
+        // C5
+        p.eq(Affine::sum(b.iter()), s_count as f64 - 1.0);
+        let c1: Vec<Affine> = b
+            .iter()
+            .map(|x| x.scaled(sc.max_power * (1.0 - PROGRAM_MARGIN)))
+            .collect();
+        let block = self.add_beamforming_block(&mut p, &b, &vec![1.0; s_count], &c1)?;
+        let (w, r) = (&block.w, &block.r);
+        let re_tr = |s: usize, x: &Mat<C64>| Self::cov_trace(w, r, s, x);
+        // J in units of 1/epsilon: J' = epsilon J, tr J'^{-1} <= 1 - margin; void at
+        // J' = 2 / (1 - margin) I, so M = 2 / ((1 - margin) epsilon), with room.
+        let big_m = JOINT_BIG_M / ((1.0 - PROGRAM_MARGIN) * sc.max_crlb);
+        for (s, map) in self.maps.iter().enumerate() {
+            if self.cannot_receive[s] {
+                p.eq(b[s].clone(), 1.0);
+                continue;
+            }
+            let mut lmi = fim_matrix(map, &re_tr)?;
+            for (i, row) in lmi.iter_mut().enumerate() {
+                row[i] += &b[s].scaled(big_m);
+            }
+            let jm = add_crlb_lmi(&mut p, lmi, sc.max_crlb)?;
+            p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
+        }
+        let ones = vec![1.0; s_count];
+        let mut obj = block.power(&ones);
+        if let Some(prev) = prev {
+            obj += block.penalty_tangent(&prev.a, mu);
+            for (x, &x0) in b.iter().zip(&prev.b) {
+                obj += x.scaled(mu * (1.0 - 2.0 * x0));
+            }
+        }
+        // the objective in units of its largest coefficient (mu grows by orders of
+        // magnitude; Clarabel fails on the unscaled objective at large mu)
+        p.minimize(obj.scaled(1.0 / (1.0 + mu)));
+        let sol = p.solve(&self.settings)?;
+        if !accepted(&sol.status, "joint step")? {
+            return Ok(None);
+        }
+        let b_value: Vec<f64> = b.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect();
+        Ok(Some(block.state(&sol, b_value, mu, true)))
     }
 
     /// Problem (22): `b` for fixed `{W~, R, a}` (and the `J` of the LMI re-optimised, which
@@ -404,15 +619,26 @@ impl IterativeAlgorithm for Algorithm1<'_> {
 
     fn step(&mut self, state: &AoState, k: usize) -> Result<Step<AoState>> {
         let mu = self.mu(k);
-        // step 3: (22) for b; an infeasible (22) (solver trouble: the current b is
-        // feasible) keeps b
-        let b = self
-            .selection_step(state, mu)?
-            .unwrap_or_else(|| state.b.clone());
-        // step 4: (23) for the rest at the new b
-        let next = self.beamforming_step(&b, &state.a, mu)?.ok_or_else(|| {
-            IsacError::Numerical("Algorithm 1: problem (23) infeasible at the new b".into())
-        })?;
+        let next = match self.splitting {
+            Splitting::Alternating => {
+                // step 3: (22) for b; an infeasible (22) (solver trouble: the current b
+                // is feasible) keeps b
+                let b = self
+                    .selection_step(state, mu)?
+                    .unwrap_or_else(|| state.b.clone());
+                // step 4: (23) for the rest at the new b
+                self.beamforming_step(&b, &state.a, mu)?.ok_or_else(|| {
+                    IsacError::Numerical("Algorithm 1: problem (23) infeasible at the new b".into())
+                })?
+            }
+            // the previous iterate is feasible for the next program (same constraints)
+            Splitting::Joint => self.joint_step(Some(state), mu)?.ok_or_else(|| {
+                IsacError::Numerical("joint penalty step infeasible at a feasible point".into())
+            })?,
+        };
+        if self.splitting == Splitting::Joint {
+            self.remember(next.rounded_by_signal(self.model));
+        }
         let objective = next.objective(mu);
         let gap = next.binary_gap();
         let mut step = Step::new(next, objective);
@@ -432,19 +658,40 @@ impl IterativeAlgorithm for Algorithm1<'_> {
             .chain(state.b.iter().zip(&step.state.b))
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f64::max);
-        let stalled = k > 1 && moved < STALL_TOL;
+        // (the joint program only counts as stalled at the final penalty: below it, the
+        // next, larger mu may still move a vertex solution)
+        let stalled = k > 1
+            && moved < STALL_TOL
+            && (self.splitting == Splitting::Alternating || mu >= self.mu_max);
         step.metrics.push(("binary_move".into(), moved));
-        step.done = (gap <= BINARY_TOL && mu >= self.mu_max && settled) || stalled;
+        // the joint program is done once binary and settled at any mu: a larger mu only
+        // makes the binary point more attractive (and the program worse scaled)
+        let penalty_done = mu >= self.mu_max || self.splitting == Splitting::Joint;
+        step.done = (gap <= BINARY_TOL && penalty_done && settled) || stalled;
         Ok(step)
     }
 }
 
-/// Runs Algorithm 1; `None` when the starting relaxation is infeasible.
+/// The outcome of [`algorithm1`].
+pub struct Algorithm1Run {
+    pub result: IterationResult<AoState>,
+    /// The starting program's power: for [`Splitting::Joint`] the optimum of a convex
+    /// relaxation of (8), a lower bound of every design's total power (up to the programs'
+    /// 1e-4 margin).
+    pub start_power: f64,
+    /// [`Splitting::Joint`]: the rounded structure of every iterate (the start's
+    /// included), distinct, in order; the design step solves each and keeps the best.
+    pub structures: Vec<(usize, Vec<usize>)>,
+}
+
+/// Runs Algorithm 1 with the given splitting; `None` when the starting program is
+/// infeasible.
 pub fn algorithm1(
     model: &NetworkModel,
+    splitting: Splitting,
     settings: &SolverSettings,
-) -> Result<Option<IterationResult<AoState>>> {
-    let mut alg = Algorithm1::new(model, settings)?;
+) -> Result<Option<Algorithm1Run>> {
+    let mut alg = Algorithm1::new(model, splitting, settings)?;
     let Some(start) = alg.start()? else {
         return Ok(None);
     };
@@ -455,5 +702,11 @@ pub fn algorithm1(
         ..StoppingRule::default()
     };
     let f0 = start.objective(0.0);
-    Ok(Some(run(&mut alg, start, f0, &rule)))
+    let start_power = start.power();
+    let result = run(&mut alg, start, f0, &rule);
+    Ok(Some(Algorithm1Run {
+        result,
+        start_power,
+        structures: alg.structures,
+    }))
 }

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use crate::conic::SolverSettings;
 use crate::error::{IsacError, Result};
 
-use super::algorithm::algorithm1;
+use super::algorithm::{algorithm1, Splitting};
 use super::model::NetworkModel;
 use super::program::NetworkDesign;
 use super::scenario::Method;
@@ -57,6 +57,9 @@ pub struct NetworkAnswer {
     pub iterations: usize,
     pub history: Vec<f64>,
     pub binary_gap: Option<f64>,
+    /// `joint`: the optimum of the convex relaxation of (8) that starts it, a lower bound
+    /// of every design's total power (W).
+    pub relaxation_bound: Option<f64>,
     pub solve_seconds: f64,
 }
 
@@ -71,6 +74,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
     let fixed = sc.association.as_deref();
     let all: Vec<usize> = (0..s_count).collect();
     let (mut iterations, mut history, mut binary_gap) = (0, Vec::new(), None);
+    let mut relaxation_bound = None;
     let (mut ao_note, mut ao_failure): (Option<String>, Option<String>) = (None, None);
     let mut candidate = match (sc.receiving_bs, fixed) {
         (Some(r), Some(a)) => Some((r, a.to_vec())),
@@ -110,49 +114,78 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
             candidate = Some((1, a.clone()));
             search_associations(model, 1, &[0], &[a], settings)?
         }
-        Method::Proposed => match algorithm1(model, settings) {
-            Err(e) => {
-                let status = NetworkStatus::Inaccurate(format!("Algorithm 1 could not start: {e}"));
-                return Ok(no_design(status, sc.method, start));
-            }
-            Ok(Some(res)) => {
-                let (r, assoc) = res.state.rounded();
-                iterations = res.iterations();
-                history = res.history.iter().map(|h| h.objective).collect();
-                binary_gap = Some(res.state.binary_gap());
-                let gap = res.state.binary_gap();
-                if let crate::iterate::StopReason::Failed(e) = &res.reason {
-                    ao_failure = Some(format!(
-                        "Algorithm 1 stopped after {iterations} iterations: {e}"
-                    ));
+        Method::Proposed | Method::Joint => {
+            let (splitting, name) = if sc.method == Method::Proposed {
+                (Splitting::Alternating, "Algorithm 1")
+            } else {
+                (Splitting::Joint, "the joint penalty algorithm")
+            };
+            match algorithm1(model, splitting, settings) {
+                Err(e) => {
+                    let status = NetworkStatus::Inaccurate(format!("{name} could not start: {e}"));
+                    return Ok(no_design(status, sc.method, start));
                 }
-                ao_note = Some(if gap <= super::algorithm::BINARY_TOL {
-                    format!("Algorithm 1 reached binary b, a after {iterations} iterations")
-                } else {
-                    format!(
-                        "Algorithm 1 stalled after {iterations} iterations at fractional b, a (largest distance from binary {gap:.3}); receiver and association rounded"
-                    )
-                });
-                candidate = Some((r, assoc.clone()));
-                search(model, &[r], Some(&assoc), settings)?
+                Ok(Some(run)) => {
+                    let res = &run.result;
+                    let (r, assoc) = match splitting {
+                        Splitting::Alternating => res.state.rounded(),
+                        Splitting::Joint => res.state.rounded_by_signal(model),
+                    };
+                    iterations = res.iterations();
+                    history = res.history.iter().map(|h| h.objective).collect();
+                    let gap = res.state.binary_gap();
+                    binary_gap = Some(gap);
+                    if splitting == Splitting::Joint {
+                        relaxation_bound = Some(run.start_power);
+                    }
+                    if let crate::iterate::StopReason::Failed(e) = &res.reason {
+                        ao_failure =
+                            Some(format!("{name} stopped after {iterations} iterations: {e}"));
+                    }
+                    ao_note = Some(if gap <= super::algorithm::BINARY_TOL {
+                        format!("{name} reached binary b, a after {iterations} iterations")
+                    } else {
+                        format!(
+                            "{name} stopped after {iterations} iterations at fractional b, a (largest distance from binary {gap:.3}); receiver and association rounded"
+                        )
+                    });
+                    candidate = Some((r, assoc.clone()));
+                    match splitting {
+                        Splitting::Alternating => search(model, &[r], Some(&assoc), settings)?,
+                        // every structure the penalty path rounded to, the best kept
+                        Splitting::Joint => {
+                            let found = search_structures(model, &run.structures, settings)?;
+                            if let Some(d) = &found.best {
+                                candidate = Some((d.receiver, d.association.clone()));
+                            }
+                            found
+                        }
+                    }
+                }
+                Ok(None) => {
+                    // the joint start is a convex relaxation of (8): its infeasibility is
+                    // a certificate; (23) at b = 1 - 1/S is not a relaxation
+                    let (reason, certified) = match splitting {
+                        Splitting::Joint => (
+                            "the convex relaxation of (8) (big-M on every receiver) is infeasible".to_string(),
+                            true,
+                        ),
+                        Splitting::Alternating => (
+                            "the starting program of Algorithm 1 ((23) at b_s = 1 - 1/S) is infeasible".to_string(),
+                            false,
+                        ),
+                    };
+                    let status = NetworkStatus::Infeasible { reason, certified };
+                    return Ok(no_design(status, sc.method, start));
+                }
             }
-            Ok(None) => {
-                let status = NetworkStatus::Infeasible {
-                    reason: "the starting relaxation of Algorithm 1 (b_s = 1 - 1/S) is infeasible"
-                        .into(),
-                    certified: false,
-                };
-                return Ok(no_design(status, sc.method, start));
-            }
-        },
+        }
     };
     let (status, verification) = match &result.best {
         Some(d) => {
             let v = verify(model, d);
             let status = if !v.violations.is_empty() {
                 NetworkStatus::Inaccurate(format!("re-check: {}", v.violations.join("; ")))
-            } else if let Some(note) = &ao_failure {
-                NetworkStatus::Inaccurate(note.clone())
             } else if result.inaccurate > 0 {
                 NetworkStatus::Inaccurate(format!(
                     "{} of {} candidate programs were neither solved nor certified infeasible; the optimum may be among them",
@@ -161,13 +194,18 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
             } else if sc.method == Method::Exhaustive {
                 NetworkStatus::Optimal
             } else {
+                // a heuristic that ended in a solver failure still hands over its last
+                // good iterate; its structure's design is solved and re-checked like any
                 NetworkStatus::Solved {
-                    note: ao_note.clone().unwrap_or_else(|| {
-                        format!(
-                            "the best design for the structure chosen by method \"{}\"",
-                            sc.method.as_str()
-                        )
-                    }),
+                    note: ao_failure
+                        .clone()
+                        .or_else(|| ao_note.clone())
+                        .unwrap_or_else(|| {
+                            format!(
+                                "the best design for the structure chosen by method \"{}\"",
+                                sc.method.as_str()
+                            )
+                        }),
                 }
             };
             (status, Some(v))
@@ -176,8 +214,12 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
             let certified = result.inaccurate == 0;
             let reason = if certified {
                 format!(
-                    "every candidate is infeasible ({} candidates, {} decided by the CRLB floor)",
-                    result.candidates, result.pruned
+                    "every candidate is infeasible ({} candidates, {} decided by the CRLB floor){}",
+                    result.candidates,
+                    result.pruned,
+                    ao_failure
+                        .as_ref()
+                        .map_or(String::new(), |f| format!("; {f}"))
                 )
             } else {
                 format!(
@@ -198,8 +240,43 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         iterations,
         history,
         binary_gap,
+        relaxation_bound,
         solve_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The best design over the given `(receiver, association)` structures (each receiver's
+/// structures searched together, with its bounds).
+fn search_structures(
+    model: &NetworkModel,
+    structures: &[(usize, Vec<usize>)],
+    settings: &SolverSettings,
+) -> Result<SearchResult> {
+    let mut receivers: Vec<usize> = structures.iter().map(|x| x.0).collect();
+    receivers.sort_unstable();
+    receivers.dedup();
+    let mut out = SearchResult::default();
+    for r in receivers {
+        let assoc: Vec<Vec<usize>> = structures
+            .iter()
+            .filter(|x| x.0 == r)
+            .map(|x| x.1.clone())
+            .collect();
+        let one = search_associations(model, r, &transmitters(model, r), &assoc, settings)?;
+        out.programs += one.programs;
+        out.candidates += one.candidates;
+        out.infeasible += one.infeasible;
+        out.inaccurate += one.inaccurate;
+        out.pruned += one.pruned;
+        out.bounded += one.bounded;
+        out.per_receiver.extend(one.per_receiver);
+        if let Some(d) = one.best {
+            if out.best.as_ref().is_none_or(|b| d.objective < b.objective) {
+                out.best = Some(d);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// An answer without a design.
@@ -214,6 +291,7 @@ fn no_design(status: NetworkStatus, method: Method, start: Instant) -> NetworkAn
         iterations: 0,
         history: Vec::new(),
         binary_gap: None,
+        relaxation_bound: None,
         solve_seconds: start.elapsed().as_secs_f64(),
     }
 }

@@ -12,4 +12,8 @@ pub const FIGURES: &[(&str, &str)] = &[
         "network-fig3-4",
         include_str!("../../../configs/network/fig3-4.toml"),
     ),
+    (
+        "network-gap",
+        include_str!("../../../configs/network/gap.toml"),
+    ),
 ];

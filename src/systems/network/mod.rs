@@ -88,6 +88,11 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
     );
     m.insert("iterations".into(), json!(a.iterations));
     m.insert("binary_gap".into(), a.binary_gap.map_or(Value::Null, num));
+    m.insert(
+        "relaxation_bound_dbm".into(),
+        a.relaxation_bound
+            .map_or(Value::Null, |p| num(watts_to_dbm(p))),
+    );
     m.insert("candidates".into(), json!(a.search.candidates));
     m.insert("programs".into(), json!(a.search.programs));
     m.insert("pruned".into(), json!(a.search.pruned));

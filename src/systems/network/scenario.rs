@@ -22,6 +22,9 @@ use toml::Table;
 pub enum Method {
     /// Algorithm 1 of the paper (alternating optimisation, penalty + MM, big-M).
     Proposed,
+    /// Algorithm 1's penalty + MM with every variable in one program per iteration
+    /// (big-M also on each receiver's CRLB constraint): our variant, no AO deadlock.
+    Joint,
     /// Scheme 1: the BS closest to the target receives; association optimised.
     Closest,
     /// Scheme 2: random receiving BS and random association (from `seed`).
@@ -33,12 +36,19 @@ pub enum Method {
 }
 
 impl Method {
-    pub const NAMES: &'static [&'static str] =
-        &["proposed", "closest", "random", "bistatic", "exhaustive"];
+    pub const NAMES: &'static [&'static str] = &[
+        "proposed",
+        "joint",
+        "closest",
+        "random",
+        "bistatic",
+        "exhaustive",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Proposed => "proposed",
+            Method::Joint => "joint",
             Method::Closest => "closest",
             Method::Random => "random",
             Method::Bistatic => "bistatic",
@@ -49,6 +59,7 @@ impl Method {
     fn parse(s: &str) -> Method {
         match s {
             "proposed" => Method::Proposed,
+            "joint" => Method::Joint,
             "closest" => Method::Closest,
             "random" => Method::Random,
             "bistatic" => Method::Bistatic,
