@@ -141,6 +141,9 @@ fn a_receiver_whose_crlb_floor_exceeds_epsilon_has_no_feasible_association() {
     }
     let answer = design(&model, &settings).unwrap();
     assert_certified_infeasible(&answer.status);
+    // the joint variant fixes b_s = 1 for every such receiver: nothing left to relax
+    let joint = design(&with_method(&model, "joint"), &settings).unwrap();
+    assert_certified_infeasible(&joint.status);
 }
 
 fn assert_certified_infeasible(status: &NetworkStatus) {
@@ -161,6 +164,11 @@ fn unreachable_sinr_is_a_certified_infeasible_answer() {
     let model = small(3, "min_sinr_db = 50.0\nmax_power_dbm = 0.0\nmax_crlb = 1e6");
     let answer = design(&model, &program_settings()).unwrap();
     assert_certified_infeasible(&answer.status);
+    // the joint variant's starting program is a convex relaxation of (8): its
+    // infeasibility is a certificate for the whole problem
+    let joint = design(&with_method(&model, "joint"), &program_settings()).unwrap();
+    assert_certified_infeasible(&joint.status);
+    assert!(joint.design.is_none());
 }
 
 #[test]

@@ -357,6 +357,11 @@ fn bench_network(export: Option<PathBuf>, repeat: usize) -> Result<()> {
         dbm(b.proposed_power_dbm)
     );
     println!(
+        "  joint variant (+ the programs of its structures):   {:.3} s  -> {}",
+        b.joint_seconds,
+        dbm(b.joint_power_dbm)
+    );
+    println!(
         "  exhaustive search, {} threads:                       {:.3} s  -> {}",
         b.threads,
         b.exhaustive_seconds,

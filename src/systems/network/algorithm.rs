@@ -281,7 +281,7 @@ impl<'a> Algorithm1<'a> {
                             floor > self.model.scenario.max_crlb * (1.0 + CERTIFICATE_MARGIN);
                     }
                 }
-                if self.cannot_receive.iter().all(|&x| x) {
+                if self.cannot_receive.iter().all(|&x| x) || self.some_user_unreachable() {
                     return Ok(None);
                 }
                 let st = self.joint_step(None, 0.0)?;
@@ -295,6 +295,20 @@ impl<'a> Algorithm1<'a> {
             self.mu_start = PENALTY_START * st.power().max(1e-12);
         }
         Ok(st)
+    }
+
+    /// A user that no BS can serve at its SINR target within `P` even alone with
+    /// maximum-ratio transmission (`Gamma sigma^2 / ||h_{s,k}||^2 > P` for every `s`):
+    /// (8) is infeasible whatever the structure.
+    fn some_user_unreachable(&self) -> bool {
+        let m = self.model;
+        let sc = &m.scenario;
+        (0..m.user_count()).any(|k| {
+            (0..m.bs_count()).all(|s| {
+                let gain: f64 = m.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
+                sc.min_sinr[k] * sc.user_noise / gain > sc.max_power * (1.0 + CERTIFICATE_MARGIN)
+            })
+        })
     }
 
     fn remember(&mut self, structure: (usize, Vec<usize>)) {

@@ -167,7 +167,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                     // a certificate; (23) at b = 1 - 1/S is not a relaxation
                     let (reason, certified) = match splitting {
                         Splitting::Joint => (
-                            "the convex relaxation of (8) (big-M on every receiver) is infeasible".to_string(),
+                            "the convex relaxation of (8) (big-M on every receiver) is infeasible, or a user or every receiver is out of reach (single-link power, CRLB floor)".to_string(),
                             true,
                         ),
                         Splitting::Alternating => (
