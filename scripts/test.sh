@@ -21,4 +21,8 @@ for cfg in crosscheck table2-fixed; do
     target/debug/isac solve network --input configs/network/$cfg.toml --json > out/network_$cfg.json
     python3 python/network_reference.py out/network_$cfg.json --check-tol 1e-3
 done
+# the joint variant's design on the same small instance
+sed 's/method = "exhaustive"/method = "joint"/' configs/network/crosscheck.toml > out/network_joint.toml
+target/debug/isac solve network --input out/network_joint.toml --json > out/network_joint.json
+python3 python/network_reference.py out/network_joint.json --check-tol 1e-3
 echo "all tests passed"
