@@ -284,7 +284,16 @@ impl<'a> Algorithm1<'a> {
                 if self.cannot_receive.iter().all(|&x| x) || self.some_user_unreachable() {
                     return Ok(None);
                 }
-                let st = self.joint_step(None, 0.0)?;
+                let st = match self.joint_step(None, 0.0) {
+                    Ok(st) => st,
+                    // the solver neither solved nor certified the relaxation: the
+                    // CRLB-excess version decides infeasibility, as for the fixed programs
+                    Err(e) => match self.joint_program(None, 0.0, true) {
+                        Ok(None) => None,
+                        Ok(Some((_, t))) if t > CERTIFICATE_MARGIN => None,
+                        _ => return Err(e),
+                    },
+                };
                 if let Some(st) = &st {
                     self.remember(st.rounded_by_signal(self.model));
                 }
@@ -309,6 +318,23 @@ impl<'a> Algorithm1<'a> {
                 sc.min_sinr[k] * sc.user_noise / gain > sc.max_power * (1.0 + CERTIFICATE_MARGIN)
             })
         })
+    }
+
+    /// Solves a subproblem; when Clarabel neither solves nor certifies it, once more with
+    /// QDLDL as the KKT backend (a different path through the iterations), as the
+    /// fixed-structure program does.
+    fn solve(&self, p: &Problem) -> Result<Solution> {
+        let sol = p.solve(&self.settings)?;
+        match &sol.status {
+            Status::Inaccurate { reason } if !reason.contains("AlmostSolved") => {
+                let retry = SolverSettings {
+                    direct_solve_method: "qdldl".into(),
+                    ..self.settings.clone()
+                };
+                p.solve(&retry)
+            }
+            _ => Ok(sol),
+        }
     }
 
     fn remember(&mut self, structure: (usize, Vec<usize>)) {
@@ -427,7 +453,7 @@ impl<'a> Algorithm1<'a> {
         let mut obj = block.power(b);
         obj += block.penalty_tangent(a_prev, mu);
         p.minimize(obj);
-        let sol = p.solve(&self.settings)?;
+        let sol = self.solve(&p)?;
         if !accepted(&sol.status, "(23)")? {
             return Ok(None);
         }
@@ -445,6 +471,20 @@ impl<'a> Algorithm1<'a> {
     /// `a` and `b` together. Without penalty (`mu = 0`) the program is a convex relaxation
     /// of (8): its optimum bounds the exhaustive optimum from below.
     fn joint_step(&self, prev: Option<&AoState>, mu: f64) -> Result<Option<AoState>> {
+        self.joint_program(prev, mu, false)
+            .map(|x| x.map(|(st, _)| st))
+    }
+
+    /// The joint program; with `crlb_excess` the objective is instead the smallest
+    /// relative excess `t` of the CRLB rows (`tr J_s'^{-1} <= (1 - margin)(1 + t)`,
+    /// `t >= -0.05` so that the big-M still voids the rows at `b_s = 1`), returned as the
+    /// second value: `t > 0` proves the relaxation, hence (8), infeasible.
+    fn joint_program(
+        &self,
+        prev: Option<&AoState>,
+        mu: f64,
+        crlb_excess: bool,
+    ) -> Result<Option<(AoState, f64)>> {
         let sc = &self.model.scenario;
         let s_count = self.model.bs_count();
         let mut p = Problem::new();
@@ -465,6 +505,14 @@ impl<'a> Algorithm1<'a> {
         // J in units of 1/epsilon: J' = epsilon J, tr J'^{-1} <= 1 - margin; void at
         // J' = 2 / (1 - margin) I, so M = 2 / ((1 - margin) epsilon), with room.
         let big_m = JOINT_BIG_M / ((1.0 - PROGRAM_MARGIN) * sc.max_crlb);
+        let excess = p.scalar();
+        let bound = if crlb_excess {
+            p.ge(excess.clone(), -0.05);
+            Affine::constant(1.0) + excess.clone()
+        } else {
+            p.eq(excess.clone(), 0.0);
+            Affine::constant(1.0)
+        };
         for (s, map) in self.maps.iter().enumerate() {
             if self.cannot_receive[s] {
                 p.eq(b[s].clone(), 1.0);
@@ -475,7 +523,7 @@ impl<'a> Algorithm1<'a> {
                 row[i] += &b[s].scaled(big_m);
             }
             let jm = add_crlb_lmi(&mut p, lmi, sc.max_crlb)?;
-            p.trace_inv_epigraph(jm, 1.0 - PROGRAM_MARGIN)?;
+            p.trace_inv_epigraph(jm, &bound * (1.0 - PROGRAM_MARGIN))?;
         }
         let ones = vec![1.0; s_count];
         let mut obj = block.power(&ones);
@@ -487,13 +535,20 @@ impl<'a> Algorithm1<'a> {
         }
         // the objective in units of its largest coefficient (mu grows by orders of
         // magnitude; Clarabel fails on the unscaled objective at large mu)
-        p.minimize(obj.scaled(1.0 / (1.0 + mu)));
-        let sol = p.solve(&self.settings)?;
+        if crlb_excess {
+            p.minimize(excess.clone());
+        } else {
+            p.minimize(obj.scaled(1.0 / (1.0 + mu)));
+        }
+        let sol = self.solve(&p)?;
         if !accepted(&sol.status, "joint step")? {
             return Ok(None);
         }
         let b_value: Vec<f64> = b.iter().map(|x| sol.value(x).clamp(0.0, 1.0)).collect();
-        Ok(Some(block.state(&sol, b_value, mu, true)))
+        Ok(Some((
+            block.state(&sol, b_value, mu, true),
+            sol.value(&excess),
+        )))
     }
 
     /// Problem (22): `b` for fixed `{W~, R, a}` (and the `J` of the LMI re-optimised, which
@@ -583,7 +638,7 @@ impl<'a> Algorithm1<'a> {
             obj += b[s].scaled(tr(&st.r[s]) + mu * (1.0 - 2.0 * st.b[s]));
         }
         p.minimize(obj);
-        let sol = p.solve(&self.settings)?;
+        let sol = self.solve(&p)?;
         if !accepted(&sol.status, "(22)")? {
             return Ok(None);
         }
