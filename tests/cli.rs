@@ -311,6 +311,7 @@ fn network_json_answer_rechecks_from_its_own_fields() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["status"], "solved", "{v}");
+    assert_eq!(v["infeasible"], 0.0, "the Fig. 4 indicator");
     let c = |x: &serde_json::Value, i: usize| {
         let f = |k: &str| x[k][i].as_f64().unwrap();
         (f("re"), f("im"))
@@ -388,4 +389,5 @@ fn network_bad_input_and_infeasible() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["status"], "infeasible");
     assert_eq!(v["certified"], true);
+    assert_eq!(v["infeasible"], 1.0, "the Fig. 4 indicator");
 }
