@@ -22,6 +22,13 @@
 //!   the receiver is `argmin b_s`, user `k`'s BS is `argmax_s a_{s,k}` over the others, and
 //!   the fixed-structure program of [`super::program`] gives the design, its rank-one
 //!   beamformers and its status; the answer is then re-checked like any other.
+//!
+//! [`Splitting::Joint`] is our variant (`method = "joint"`): the same penalty and
+//! majorisation with every variable in one program per iteration (`R~_s = b_s R_s`, and
+//! each receiver's CRLB constraint relaxed by big-M in `b_s`), which cannot stall the way
+//! the alternation does; without penalty that program is a convex relaxation of (8) and
+//! its optimum a lower bound. Its iterates are rounded along the whole path (by each
+//! user's useful signal, not by `argmax a`) and the best structure is kept.
 
 use crate::conic::{Affine, HermitianVar, Problem, Solution, SolverSettings, Status};
 use crate::error::{IsacError, Result};
