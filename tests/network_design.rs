@@ -173,20 +173,23 @@ fn unreachable_sinr_is_a_certified_infeasible_answer() {
 
 #[test]
 fn the_answer_does_not_depend_on_the_thread_count() {
-    let model = small(1, "");
     let settings = program_settings();
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| design(&model, &settings).unwrap())
-    };
-    let (a, b) = (run(1), run(2));
-    let (da, db) = (a.design.unwrap(), b.design.unwrap());
-    assert_eq!(da.receiver, db.receiver);
-    assert_eq!(da.association, db.association);
-    assert_eq!(da.objective.to_bits(), db.objective.to_bits());
+    for method in ["exhaustive", "joint"] {
+        let model = with_method(&small(1, ""), method);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| design(&model, &settings).unwrap())
+        };
+        let (a, b) = (run(1), run(2));
+        let (da, db) = (a.design.unwrap(), b.design.unwrap());
+        assert_eq!(da.receiver, db.receiver, "{method}");
+        assert_eq!(da.association, db.association, "{method}");
+        assert_eq!(da.objective.to_bits(), db.objective.to_bits(), "{method}");
+        assert_eq!(a.history, b.history, "{method}");
+    }
 }
 
 #[test]
