@@ -37,7 +37,9 @@ use crate::C64;
 use faer::Mat;
 
 use super::model::{FimMap, NetworkModel};
-use super::program::{add_crlb_lmi, crlb_floor, fim_matrix, CERTIFICATE_MARGIN, PROGRAM_MARGIN};
+use super::program::{
+    add_crlb_lmi, crlb_floor, fim_matrix, single_link_power, CERTIFICATE_MARGIN, PROGRAM_MARGIN,
+};
 
 /// One AO iterate.
 #[derive(Debug, Clone)]
@@ -102,12 +104,7 @@ impl AoState {
             .map(|(k, &fallback)| {
                 let signal = |s: usize| {
                     let h = &model.user_channels[s][k];
-                    let w = &self.w[s][k];
-                    let n = h.len();
-                    (0..n)
-                        .map(|i| (0..n).map(|j| h[i].conj() * w[(i, j)] * h[j]).sum::<C64>())
-                        .sum::<C64>()
-                        .re
+                    crate::linalg::bilinear(h, &self.w[s][k], h).re
                 };
                 (0..self.b.len())
                     .filter(|&s| s != r)
@@ -320,10 +317,8 @@ impl<'a> Algorithm1<'a> {
         let m = self.model;
         let sc = &m.scenario;
         (0..m.user_count()).any(|k| {
-            (0..m.bs_count()).all(|s| {
-                let gain: f64 = m.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
-                sc.min_sinr[k] * sc.user_noise / gain > sc.max_power * (1.0 + CERTIFICATE_MARGIN)
-            })
+            (0..m.bs_count())
+                .all(|s| single_link_power(m, s, k) > sc.max_power * (1.0 + CERTIFICATE_MARGIN))
         })
     }
 

@@ -502,8 +502,7 @@ pub fn sinr_power_bound_exceeded(model: &NetworkModel, association: &[usize]) ->
     let sc = &model.scenario;
     let mut need = vec![0.0; model.bs_count()];
     for (k, &s) in association.iter().enumerate() {
-        let gain: f64 = model.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
-        need[s] += sc.min_sinr[k] * sc.user_noise / gain;
+        need[s] += single_link_power(model, s, k);
     }
     need.iter()
         .any(|&x| x > sc.max_power * (1.0 - PROGRAM_MARGIN))
@@ -546,15 +545,19 @@ pub fn sensing_power_floor(
 /// A lower bound of the power of an association from the users alone: user `k` needs at
 /// least `Gamma_k sigma^2 / ||h_{a(k),k}||^2` even without interference.
 pub fn user_power_floor(model: &NetworkModel, association: &[usize]) -> f64 {
-    let sc = &model.scenario;
     association
         .iter()
         .enumerate()
-        .map(|(k, &s)| {
-            let gain: f64 = model.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
-            sc.min_sinr[k] * sc.user_noise / gain
-        })
+        .map(|(k, &s)| single_link_power(model, s, k))
         .sum()
+}
+
+/// The power BS `s` needs to give user `k` its SINR target alone, without interference,
+/// with maximum-ratio transmission: `Gamma_k sigma^2 / ||h_{s,k}||^2`.
+pub fn single_link_power(model: &NetworkModel, s: usize, k: usize) -> f64 {
+    let sc = &model.scenario;
+    let gain: f64 = model.user_channels[s][k].iter().map(|z| z.norm_sqr()).sum();
+    sc.min_sinr[k] * sc.user_noise / gain
 }
 
 /// The program shared by the receiver-level bounds: one free covariance `C_s >= 0` with
