@@ -17,6 +17,7 @@ pub mod input;
 pub mod iterate;
 pub mod linalg;
 pub mod physics;
+pub mod report;
 pub mod systems;
 
 pub use error::IsacError;

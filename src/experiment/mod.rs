@@ -54,27 +54,7 @@
 
 use crate::error::Result;
 
-/// Flat, named metrics of one solved instance (one CSV row after the sweep keys).
-pub type Metrics = serde_json::Map<String, serde_json::Value>;
-
-/// A complex matrix as JSON `{"re": [[..]], "im": [[..]]}` (rows first), the format every
-/// system's answer uses for channels, beamformers and covariances.
-pub fn complex_matrix_json(m: &faer::Mat<crate::C64>) -> serde_json::Value {
-    let rows = |f: &dyn Fn(crate::C64) -> f64| -> Vec<Vec<f64>> {
-        (0..m.nrows())
-            .map(|r| (0..m.ncols()).map(|c| f(m[(r, c)])).collect())
-            .collect()
-    };
-    serde_json::json!({"re": rows(&|z| z.re), "im": rows(&|z| z.im)})
-}
-
-/// A complex vector as JSON `{"re": [..], "im": [..]}`.
-pub fn complex_vector_json(v: &[crate::C64]) -> serde_json::Value {
-    serde_json::json!({
-        "re": v.iter().map(|z| z.re).collect::<Vec<_>>(),
-        "im": v.iter().map(|z| z.im).collect::<Vec<_>>(),
-    })
-}
+pub use crate::report::{complex_matrix_json, complex_vector_json, Metrics};
 
 /// A system that solves one instance given as a TOML table (the same keys as
 /// `isac solve SYSTEM --input FILE.toml`). `Err` only for bad input or a genuine

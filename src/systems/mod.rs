@@ -1,50 +1,173 @@
 //! One module per paper. Each holds only what is specific to its system (model,
 //! problem, algorithm steps, baselines, figure configs) and reuses the shared core.
+//!
+//! # Adding a system
+//! Implement [`System`] once (name, input keys, solve, figures, benchmark) in the paper's
+//! module and add it to [`all`]. The command line (`isac solve | run | reproduce | list |
+//! bench`) and the experiment runner reach every system only through this trait, so
+//! nothing else changes.
 
 pub mod backscatter;
 pub mod multistatic;
 pub mod network;
 
+use crate::error::{IsacError, Result};
 use crate::experiment::InstanceSolver;
+use crate::report::Answer;
 
-/// A system `isac` can solve: its name, what it is, and its solver.
-pub struct SystemEntry {
-    pub name: &'static str,
-    pub paper: &'static str,
-    pub summary: &'static str,
-    pub solver: &'static dyn InstanceSolver,
+/// A system `isac` can solve. The experiment runner's [`InstanceSolver`] (one flat CSV row
+/// per instance) is the supertrait, so every system is also an experiment target.
+pub trait System: InstanceSolver {
+    /// The name used on the command line and in experiment files (`system = "..."`).
+    fn name(&self) -> &'static str;
+    /// The paper it implements (file in `shared/papers/` and authors).
+    fn paper(&self) -> &'static str;
+    /// One line: the design problem.
+    fn summary(&self) -> &'static str;
+    /// Every key an instance file may hold (anything else is rejected as unknown).
+    fn input_keys(&self) -> &'static [&'static str];
+    /// Solves one instance given as a TOML table: the JSON answer and the summary lines.
+    fn solve(&self, instance: &toml::Table) -> Result<Answer>;
+    /// The reproducible figures: `(id, embedded experiment config)`.
+    fn figures(&self) -> &'static [(&'static str, &'static str)];
+    /// Times the solver on the system's benchmark instance (best of `repeat`).
+    fn bench(&self, repeat: usize) -> Result<BenchReport>;
+    /// Instances and our answers for the independent (numpy + CVXPY) checker, if the system
+    /// has one that reads them; `None`: the system has no such export.
+    fn cross_check(&self) -> Result<Option<CrossCheck>> {
+        Ok(None)
+    }
 }
 
+/// What a benchmark measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Human lines: the instance, then one timing per line.
+    pub lines: Vec<String>,
+    /// The instances and our results, for the peer script that times CVXPY on the same
+    /// problem.
+    pub export: serde_json::Value,
+    /// The peer command, with `{export}` standing for the exported file.
+    pub peer: &'static str,
+}
+
+/// Cross-check instances with our answers, for the system's reference script.
+#[derive(Debug, Clone)]
+pub struct CrossCheck {
+    pub export: serde_json::Value,
+    /// One line saying what was written (`{path}` stands for the file).
+    pub message: String,
+    /// The checker command, with `{export}` standing for the exported file.
+    pub checker: &'static str,
+}
+
+static SYSTEMS: [&dyn System; 3] = [
+    &backscatter::BackscatterSystem,
+    &multistatic::MultistaticSystem,
+    &network::NetworkSystem,
+];
+
 /// Every system, in the order `isac list` shows them.
-pub fn all() -> Vec<SystemEntry> {
-    vec![
-        SystemEntry {
-            name: "backscatter",
-            paper: "backscatter-isac.md (Tian, Wang, Huang, Zhang)",
-            summary: "multi-user backscatter ISAC: min CRB(delay, DoA) s.t. power and sum rate",
-            solver: &backscatter::BackscatterSystem,
-        },
-        SystemEntry {
-            name: "multistatic",
-            paper: "multistatic-isac.md (Wang, Tian, Huang, Chen, Xu, Zhang)",
-            summary: "multi-static ISAC: RE selection + SCA beamforming, min delay-Doppler CRB s.t. rates",
-            solver: &multistatic::MultistaticSystem,
-        },
-        SystemEntry {
-            name: "network",
-            paper: "network-isac.md (conference letter, title not in the text)",
-            summary: "network ISAC: receiving-BS selection, user association, min power s.t. SINR and CRLB",
-            solver: &network::NetworkSystem,
-        },
-    ]
+pub fn all() -> &'static [&'static dyn System] {
+    &SYSTEMS
 }
 
 /// Looks a system up by name.
-pub fn find(name: &str) -> Option<SystemEntry> {
-    all().into_iter().find(|s| s.name == name)
+pub fn find(name: &str) -> Option<&'static dyn System> {
+    all().iter().copied().find(|s| s.name() == name)
 }
 
 /// Names of all systems, for error messages.
 pub fn names() -> Vec<&'static str> {
-    all().iter().map(|s| s.name).collect()
+    all().iter().map(|s| s.name()).collect()
+}
+
+/// Looks a system up by name; an unknown name is an input error on `key` listing the
+/// systems.
+pub fn lookup(name: &str, key: &str) -> Result<&'static dyn System> {
+    find(name).ok_or_else(|| {
+        IsacError::input(
+            key,
+            format!(
+                "unknown system \"{name}\"; allowed: {}",
+                names().join(" | ")
+            ),
+        )
+    })
+}
+
+/// Every reproducible figure of every system: `(id, embedded config)`.
+pub fn figures() -> Vec<(&'static str, &'static str)> {
+    all()
+        .iter()
+        .flat_map(|s| s.figures().iter().copied())
+        .collect()
+}
+
+/// Names `isac bench` accepts: every system, then the shared core's benchmarks.
+pub fn bench_names() -> Vec<&'static str> {
+    names()
+}
+
+/// Runs the benchmark called `name` (a system's, or a core one) with `repeat` repetitions.
+pub fn bench(name: &str, repeat: usize) -> Result<BenchReport> {
+    match find(name) {
+        Some(system) => system.bench(repeat),
+        None => Err(IsacError::input(
+            "SYSTEM",
+            format!(
+                "no benchmark \"{name}\"; allowed: {}",
+                bench_names().join(" | ")
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_figure_ids_are_unique_and_prefixed() {
+        let names = names();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len());
+        let ids: Vec<&str> = figures().iter().map(|(id, _)| *id).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "duplicate figure id");
+        for s in all() {
+            for (id, _) in s.figures() {
+                assert!(
+                    id.starts_with(s.name()),
+                    "{id} is not prefixed by {}",
+                    s.name()
+                );
+            }
+            assert!(
+                s.input_keys().contains(&"seed"),
+                "{}: experiments set `seed`",
+                s.name()
+            );
+            for (id, text) in s.figures() {
+                let c = crate::experiment::ExperimentConfig::from_toml_str(text).unwrap();
+                assert_eq!(c.system, s.name(), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_system_names_the_key() {
+        let e = lookup("nope", "experiment.system")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("experiment.system") && e.contains("backscatter"),
+            "{e}"
+        );
+    }
 }

@@ -17,7 +17,9 @@ pub use model::{BackscatterModel, Crb};
 pub use scenario::{BackscatterScenario, FimVariant, Formulation};
 
 use crate::error::Result;
-use crate::experiment::{InstanceSolver, Metrics};
+use crate::experiment::InstanceSolver;
+use crate::report::{optional_number as num, Answer, Metrics};
+use crate::systems::{BenchReport, CrossCheck, System};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,13 +33,6 @@ pub fn solve_table(table: &toml::Table) -> Result<(BackscatterModel, Backscatter
     let model = BackscatterModel::new(scenario);
     let design = minimize_crb(&model, &design::design_settings())?;
     Ok((model, design))
-}
-
-fn num(x: Option<f64>) -> Value {
-    match x {
-        Some(v) if v.is_finite() => json!(v),
-        _ => Value::Null,
-    }
 }
 
 /// Flat metrics of a design (the CSV row of an experiment).
@@ -65,21 +60,18 @@ pub fn metrics(model: &BackscatterModel, d: &BackscatterDesign) -> Metrics {
 /// The full JSON answer of `isac solve backscatter --json`.
 pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
     let mut m = metrics(model, d);
-    let cov = d.covariance.as_ref().map(|r| {
-        let n = r.nrows();
-        json!({
-            "re": (0..n).map(|i| (0..n).map(|j| r[(i, j)].re).collect::<Vec<_>>()).collect::<Vec<_>>(),
-            "im": (0..n).map(|i| (0..n).map(|j| r[(i, j)].im).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        })
-    });
-    m.insert("tx_covariance".into(), cov.unwrap_or(Value::Null));
-    let fim = d.fim.as_ref().map(|j| {
-        let n = j.nrows();
-        json!((0..n)
-            .map(|a| (0..n).map(|b| j[(a, b)]).collect::<Vec<_>>())
-            .collect::<Vec<_>>())
-    });
-    m.insert("fim".into(), fim.unwrap_or(Value::Null));
+    m.insert(
+        "tx_covariance".into(),
+        d.covariance
+            .as_ref()
+            .map_or(Value::Null, crate::report::complex_matrix_json),
+    );
+    m.insert(
+        "fim".into(),
+        d.fim
+            .as_ref()
+            .map_or(Value::Null, crate::report::real_matrix_json),
+    );
     m.insert("solver_crb".into(), num(d.solver_crb));
     m.insert(
         "fim_variant".into(),
@@ -115,6 +107,86 @@ pub fn design_json(model: &BackscatterModel, d: &BackscatterDesign) -> Value {
         json!(model.links.iter().map(|l| l.delay).collect::<Vec<_>>()),
     );
     Value::Object(m)
+}
+
+/// The human summary of `isac solve backscatter`.
+pub fn summary_lines(model: &BackscatterModel, d: &BackscatterDesign) -> Vec<String> {
+    let mut out = vec![format!(
+        "backscatter: {} devices, status {}",
+        model.devices(),
+        d.status.as_str()
+    )];
+    if let DesignStatus::Inaccurate(r) = &d.status {
+        out.push(format!("  reason: {r}"));
+    }
+    if let (Some(c), Some(rate), Some(p)) = (d.crb, d.sum_rate, d.power) {
+        out.push(format!(
+            "  CRB(rho) = {:.4e}  (delay {:.3e} s^2, DoA {:.4e} rad^2)",
+            c.total, c.delay, c.doa
+        ));
+        out.push(format!(
+            "  sum rate = {rate:.5} bit/s/Hz   power = {:.4} W ({:.2} dBm)",
+            p,
+            crate::input::watts_to_dbm(p)
+        ));
+        out.push(format!(
+            "  rank(R_x) = {}   solved in {:.3} s",
+            d.rank.unwrap_or(0),
+            d.solve_seconds
+        ));
+    }
+    out
+}
+
+impl System for BackscatterSystem {
+    fn name(&self) -> &'static str {
+        "backscatter"
+    }
+    fn paper(&self) -> &'static str {
+        "backscatter-isac.md (Tian, Wang, Huang, Zhang)"
+    }
+    fn summary(&self) -> &'static str {
+        "multi-user backscatter ISAC: min CRB(delay, DoA) s.t. power and sum rate"
+    }
+    fn input_keys(&self) -> &'static [&'static str] {
+        scenario::KEYS
+    }
+    fn solve(&self, instance: &toml::Table) -> Result<Answer> {
+        let (model, design) = solve_table(instance)?;
+        Ok(Answer {
+            json: design_json(&model, &design),
+            summary: summary_lines(&model, &design),
+        })
+    }
+    fn figures(&self) -> &'static [(&'static str, &'static str)] {
+        figures::FIGURES
+    }
+    fn bench(&self, repeat: usize) -> Result<BenchReport> {
+        let b = bench::bench_curve(repeat)?;
+        Ok(BenchReport {
+            lines: vec![
+                format!("backscatter Scenario II (L = 9, M_t = M_r = 8), 26-point CRB-rate curve, 1 thread, best of {repeat}:"),
+                format!(
+                    "  structured curve (relaxed solve + max-rate solve + {} active points): {:.3} s",
+                    b.active_points, b.structured_seconds
+                ),
+                format!(
+                    "  26 independent solves:                                            {:.3} s",
+                    b.independent_seconds
+                ),
+            ],
+            export: b.export,
+            peer: "python/backscatter_reference.py {export}",
+        })
+    }
+    fn cross_check(&self) -> Result<Option<CrossCheck>> {
+        let count = 12;
+        Ok(Some(CrossCheck {
+            export: bench::cross_check_instances(count, 2026)?,
+            message: format!("wrote {count} cross-check instances to {{path}}"),
+            checker: "python/backscatter_reference.py {export}",
+        }))
+    }
 }
 
 fn curve_cache() -> &'static Mutex<HashMap<String, EndsCell>> {

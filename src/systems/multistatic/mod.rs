@@ -21,7 +21,9 @@ pub use model::MultistaticModel;
 pub use scenario::MultistaticScenario;
 
 use crate::error::Result;
-use crate::experiment::{InstanceSolver, Metrics};
+use crate::experiment::InstanceSolver;
+use crate::report::{optional_number as num, Answer, Metrics};
+use crate::systems::{BenchReport, CrossCheck, System};
 use serde_json::{json, Value};
 
 /// The multi-static system as an [`InstanceSolver`].
@@ -32,13 +34,6 @@ pub fn solve_table(table: &toml::Table) -> Result<(MultistaticModel, Multistatic
     let model = MultistaticModel::new(MultistaticScenario::from_table(table)?);
     let d = design(&model, &design_settings())?;
     Ok((model, d))
-}
-
-fn num(x: Option<f64>) -> Value {
-    match x {
-        Some(v) if v.is_finite() => json!(v),
-        _ => Value::Null,
-    }
 }
 
 /// Flat metrics of a design (the CSV row of an experiment).
@@ -117,7 +112,7 @@ pub fn design_json(model: &MultistaticModel, d: &MultistaticDesign) -> Value {
         json!(d
             .beamformers
             .iter()
-            .map(crate::experiment::complex_matrix_json)
+            .map(crate::report::complex_matrix_json)
             .collect::<Vec<_>>()),
     );
     m.insert(
@@ -125,7 +120,7 @@ pub fn design_json(model: &MultistaticModel, d: &MultistaticDesign) -> Value {
         json!(model
             .comm_channels
             .iter()
-            .map(crate::experiment::complex_matrix_json)
+            .map(crate::report::complex_matrix_json)
             .collect::<Vec<_>>()),
     );
     m.insert(
@@ -181,6 +176,121 @@ pub fn matched_filter_metrics(model: &MultistaticModel, d: &MultistaticDesign) -
         json!(sum(&|x| x.crb_delay + x.crb_doppler)),
     );
     Ok(m)
+}
+
+/// The human summary of `isac solve multistatic`.
+pub fn summary_lines(model: &MultistaticModel, d: &MultistaticDesign, mf: &Metrics) -> Vec<String> {
+    let mut out = vec![format!(
+        "multistatic: {} receivers, selection {}, status {}",
+        model.receivers(),
+        model.scenario.selection.as_str(),
+        d.status.as_str()
+    )];
+    match &d.status {
+        DesignStatus::Inaccurate(r) | DesignStatus::Stalled(r) => {
+            out.push(format!("  reason: {r}"))
+        }
+        DesignStatus::Infeasible { reason, certified } => {
+            out.push(format!("  reason: {reason} (certified: {certified})"))
+        }
+        _ => {}
+    }
+    let Some(crb) = d.crb else { return out };
+    let fmt = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.4e}"));
+    out.push(format!(
+        "  selected REs: {:?}  (cost {:.3})",
+        d.selected, d.cost
+    ));
+    out.push(format!(
+        "  CRB U = {crb:.4e}   position CRB = {} m^2 (velocity unknown), {} m^2 (known)",
+        fmt(d.position_crb),
+        fmt(d.position_crb_known_velocity)
+    ));
+    let rates: Vec<String> = d.rates.iter().map(|r| format!("{r:.3}")).collect();
+    out.push(format!("  rates (bit/s/Hz): [{}]", rates.join(", ")));
+    out.push(format!(
+        "  power = {:.4} W   ranks = {:?}   SCA: {} + {} iterations, {:.3} s",
+        d.power.unwrap_or(f64::NAN),
+        d.ranks,
+        d.feasibility_iterations,
+        d.sca_iterations,
+        d.solve_seconds
+    ));
+    if let (Some(a), Some(b)) = (mf.get("mf_mse"), mf.get("crb_sum")) {
+        out.push(format!(
+            "  matched filter ({} trials): sum of MSEs {a} vs sum of CRBs {b} (s^2 + Hz^2)",
+            model.scenario.mf_trials
+        ));
+    }
+    out
+}
+
+impl System for MultistaticSystem {
+    fn name(&self) -> &'static str {
+        "multistatic"
+    }
+    fn paper(&self) -> &'static str {
+        "multistatic-isac.md (Wang, Tian, Huang, Chen, Xu, Zhang)"
+    }
+    fn summary(&self) -> &'static str {
+        "multi-static ISAC: RE selection + SCA beamforming, min delay-Doppler CRB s.t. rates"
+    }
+    fn input_keys(&self) -> &'static [&'static str] {
+        scenario::KEYS
+    }
+    fn solve(&self, instance: &toml::Table) -> Result<Answer> {
+        let (model, d) = solve_table(instance)?;
+        let mf = matched_filter_metrics(&model, &d)?;
+        let mut json = design_json(&model, &d);
+        if let Value::Object(o) = &mut json {
+            o.extend(mf.clone());
+        }
+        Ok(Answer {
+            json,
+            summary: summary_lines(&model, &d, &mf),
+        })
+    }
+    fn figures(&self) -> &'static [(&'static str, &'static str)] {
+        figures::FIGURES
+    }
+    fn bench(&self, repeat: usize) -> Result<BenchReport> {
+        let b = bench::bench_design(bench::INSTANCE, repeat)?;
+        Ok(BenchReport {
+            lines: vec![
+                format!("multistatic paper setup (K = 10, N_t = 10, N_r = 2, L = 2), |G| = 2, R_th = 0.5 bit/s/Hz, 1 thread, best of {repeat}:"),
+                format!(
+                    "  feasibility phase: {:>3} iterations {:>8.3} s",
+                    b.feasibility_iterations, b.feasibility_seconds
+                ),
+                format!(
+                    "  selection ({:?}):          {:>8.3} s",
+                    b.selected, b.selection_seconds
+                ),
+                format!(
+                    "  SCA (45)-(46):     {:>3} iterations {:>8.3} s  ({:.3} s per iteration), final s(Q) = {:.9}",
+                    b.sca_iterations,
+                    b.sca_seconds,
+                    b.sca_seconds / b.sca_iterations.max(1) as f64,
+                    b.final_gain
+                ),
+                format!("  full design:                     {:>8.3} s", b.total_seconds),
+            ],
+            export: b.export,
+            peer: "python/multistatic_reference.py --problem {export} --out OUT.json",
+        })
+    }
+    fn cross_check(&self) -> Result<Option<CrossCheck>> {
+        let b = bench::bench_design(bench::CROSS_CHECK_INSTANCE, 1)?;
+        Ok(Some(CrossCheck {
+            export: b.export,
+            message: format!(
+                "wrote the cross-check SCA ({} iterations, s(Q) = {:.9}) to {{path}}",
+                b.sca_iterations, b.final_gain
+            ),
+            checker:
+                "python/multistatic_reference.py --problem {export} --out OUT.json --check-tol 1e-5",
+        }))
+    }
 }
 
 impl InstanceSolver for MultistaticSystem {

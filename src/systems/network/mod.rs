@@ -21,8 +21,10 @@ pub use model::NetworkModel;
 pub use scenario::NetworkScenario;
 
 use crate::error::Result;
-use crate::experiment::{InstanceSolver, Metrics};
+use crate::experiment::InstanceSolver;
 use crate::input::watts_to_dbm;
+use crate::report::{decibels as db, number as num, Answer, Metrics};
+use crate::systems::{BenchReport, CrossCheck, System};
 use serde_json::{json, Value};
 
 /// The network system as an [`InstanceSolver`].
@@ -33,18 +35,6 @@ pub fn solve_table(table: &toml::Table) -> Result<(NetworkModel, NetworkAnswer)>
     let model = NetworkModel::new(NetworkScenario::from_table(table)?)?;
     let answer = design(&model, &program::program_settings())?;
     Ok((model, answer))
-}
-
-fn num(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
-    }
-}
-
-fn db(x: f64) -> Value {
-    num(10.0 * x.log10())
 }
 
 /// Flat metrics of an answer (the CSV row of an experiment).
@@ -129,7 +119,10 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
                 .beamformers
                 .iter()
                 .zip(&d.association)
-                .map(|(w, s)| json!({"bs": s, "re": crate::experiment::complex_vector_json(w)["re"], "im": crate::experiment::complex_vector_json(w)["im"]}))
+                .map(|(w, s)| {
+                    let v = crate::report::complex_vector_json(w);
+                    json!({"bs": s, "re": v["re"], "im": v["im"]})
+                })
                 .collect::<Vec<_>>()),
         );
         m.insert(
@@ -137,7 +130,7 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
             json!(d
                 .sensing
                 .iter()
-                .map(crate::experiment::complex_matrix_json)
+                .map(crate::report::complex_matrix_json)
                 .collect::<Vec<_>>()),
         );
         m.insert("objective_w".into(), num(d.objective));
@@ -174,7 +167,7 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
             .iter()
             .map(|per_bs| per_bs
                 .iter()
-                .map(|h| crate::experiment::complex_vector_json(h))
+                .map(|h| crate::report::complex_vector_json(h))
                 .collect::<Vec<_>>())
             .collect::<Vec<_>>()),
     );
@@ -197,6 +190,124 @@ pub fn design_json(model: &NetworkModel, a: &NetworkAnswer) -> Value {
     m.insert("users".into(), json!(model.scenario.users));
     m.insert("target".into(), json!(model.scenario.target));
     Value::Object(m)
+}
+
+/// The human summary of `isac solve network`.
+pub fn summary_lines(model: &NetworkModel, a: &NetworkAnswer) -> Vec<String> {
+    let mut out = vec![format!(
+        "network: {} BSs, {} users, method {}, status {}",
+        model.bs_count(),
+        model.user_count(),
+        a.method.as_str(),
+        a.status.as_str()
+    )];
+    match &a.status {
+        NetworkStatus::Optimal => {}
+        NetworkStatus::Solved { note } => out.push(format!("  {note}")),
+        NetworkStatus::Infeasible { reason, .. } | NetworkStatus::Inaccurate(reason) => {
+            out.push(format!("  {reason}"))
+        }
+    }
+    if let (Some(d), Some(v)) = (&a.design, &a.verification) {
+        out.push(format!(
+            "  receiving BS {} (0-based), association {:?}",
+            d.receiver, d.association
+        ));
+        out.push(format!(
+            "  total power {:.2} dBm, CRLB {:.4e} m^2, largest SDR rank {}",
+            watts_to_dbm(v.total_power),
+            v.crlb,
+            d.max_rank
+        ));
+        let sinr: Vec<String> = v
+            .sinr
+            .iter()
+            .map(|x| format!("{:.2}", 10.0 * x.log10()))
+            .collect();
+        out.push(format!("  SINR (dB): {}", sinr.join(", ")));
+    }
+    out.push(format!(
+        "  {} candidates, {} programs, {} infeasible by the CRLB floor, {} skipped by the power bound, {:.2} s",
+        a.search.candidates, a.search.programs, a.search.pruned, a.search.bounded, a.solve_seconds
+    ));
+    out
+}
+
+/// The small instance the independent checker (`python/network_reference.py`) re-solves
+/// with CVXPY: `isac bench network --cross-check FILE` writes its JSON answer.
+pub const CROSS_CHECK_INSTANCE: &str = include_str!("../../../configs/network/crosscheck.toml");
+
+impl System for NetworkSystem {
+    fn name(&self) -> &'static str {
+        "network"
+    }
+    fn paper(&self) -> &'static str {
+        "network-isac.md (conference letter, title not in the text)"
+    }
+    fn summary(&self) -> &'static str {
+        "network ISAC: receiving-BS selection, user association, min power s.t. SINR and CRLB"
+    }
+    fn input_keys(&self) -> &'static [&'static str] {
+        scenario::KEYS
+    }
+    fn solve(&self, instance: &toml::Table) -> Result<Answer> {
+        let (model, a) = solve_table(instance)?;
+        Ok(Answer {
+            json: design_json(&model, &a),
+            summary: summary_lines(&model, &a),
+        })
+    }
+    fn figures(&self) -> &'static [(&'static str, &'static str)] {
+        figures::FIGURES
+    }
+    fn bench(&self, repeat: usize) -> Result<BenchReport> {
+        let b = bench::bench_table2(repeat, 24)?;
+        let dbm = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2} dBm"));
+        Ok(BenchReport {
+            lines: vec![
+                format!("network Table II layout (S = 4, K = 5, N = 8), best of {repeat}:"),
+                format!(
+                    "  Algorithm 1 (+ the program of its structure):       {:.3} s  -> {}",
+                    b.proposed_seconds,
+                    dbm(b.proposed_power_dbm)
+                ),
+                format!(
+                    "  joint variant (+ the programs of its structures):   {:.3} s  -> {}",
+                    b.joint_seconds,
+                    dbm(b.joint_power_dbm)
+                ),
+                format!(
+                    "  exhaustive search, {} threads:                       {:.3} s  -> {}",
+                    b.threads,
+                    b.exhaustive_seconds,
+                    dbm(b.exhaustive_power_dbm)
+                ),
+                format!(
+                    "    {} candidates: {} programs solved (bounds included), {} infeasible by the CRLB floor, {} skipped by the power bound",
+                    b.candidates, b.programs, b.pruned, b.bounded
+                ),
+                format!(
+                    "  one fixed-structure program, 1 thread (mean of {}): {:.4} s",
+                    b.sample, b.program_seconds
+                ),
+            ],
+            export: b.export,
+            peer: "python/network_reference.py {export} --exhaustive",
+        })
+    }
+    fn cross_check(&self) -> Result<Option<CrossCheck>> {
+        let table: toml::Table = CROSS_CHECK_INSTANCE.parse().map_err(|e| {
+            crate::error::IsacError::Numerical(format!("embedded cross-check instance: {e}"))
+        })?;
+        let answer = self.solve(&table)?;
+        Ok(Some(CrossCheck {
+            export: answer.json,
+            message:
+                "wrote the design of configs/network/crosscheck.toml with its channels to {path}"
+                    .into(),
+            checker: "python/network_reference.py {export} --check-tol 1e-3",
+        }))
+    }
 }
 
 impl InstanceSolver for NetworkSystem {
