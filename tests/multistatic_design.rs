@@ -192,7 +192,9 @@ fn check_design(m: &MultistaticModel, d: &isac::systems::multistatic::Multistati
     assert!(
         matches!(
             d.status,
-            DesignStatus::Converged | DesignStatus::MaxIterations | DesignStatus::Stalled(_)
+            DesignStatus::Solved { .. }
+                | DesignStatus::MaxIterations { .. }
+                | DesignStatus::Stalled { .. }
         ),
         "{:?}",
         d.status

@@ -5,7 +5,7 @@
 use isac::systems::network::program::{crlb_floor, program_settings, solve_fixed, ProgramStatus};
 use isac::systems::network::search::{associations, transmitters};
 use isac::systems::network::verify::verify;
-use isac::systems::network::{design, NetworkModel, NetworkScenario, NetworkStatus};
+use isac::systems::network::{design, DesignStatus, NetworkModel, NetworkScenario};
 
 /// A small random instance: 3 BSs, 3 users (8 associations per receiver), 4 antennas.
 fn small(seed: u64, extra: &str) -> NetworkModel {
@@ -60,7 +60,7 @@ fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline
                     (None, Some(_)) => assert!(
                         !matches!(
                             b.status,
-                            NetworkStatus::Infeasible {
+                            DesignStatus::Infeasible {
                                 certified: true,
                                 ..
                             }
@@ -95,7 +95,7 @@ fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline
         // `Inaccurate` here means some candidate stayed uncertified: its design must still
         // pass the re-check
         if let Some(d) = &best.design {
-            if best.status == NetworkStatus::Optimal {
+            if best.status == DesignStatus::Optimal {
                 assert_eq!(
                     best.search.candidates,
                     3 * 8,
@@ -146,11 +146,11 @@ fn a_receiver_whose_crlb_floor_exceeds_epsilon_has_no_feasible_association() {
     assert_certified_infeasible(&joint.status);
 }
 
-fn assert_certified_infeasible(status: &NetworkStatus) {
+fn assert_certified_infeasible(status: &DesignStatus) {
     assert!(
         matches!(
             status,
-            NetworkStatus::Infeasible {
+            DesignStatus::Infeasible {
                 certified: true,
                 ..
             }

@@ -35,24 +35,7 @@ use crate::C64;
 use faer::Mat;
 use std::time::Instant;
 
-/// Status of a design, as reported to users.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DesignStatus {
-    Optimal,
-    Infeasible,
-    /// The solver stopped short or the re-evaluated constraints do not hold; `reason`.
-    Inaccurate(String),
-}
-
-impl DesignStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DesignStatus::Optimal => "optimal",
-            DesignStatus::Infeasible => "infeasible",
-            DesignStatus::Inaccurate(_) => "inaccurate",
-        }
-    }
-}
+pub use crate::status::DesignStatus;
 
 /// A transmit design and its re-evaluated metrics.
 #[derive(Debug, Clone)]
@@ -263,10 +246,16 @@ pub fn minimize_crb(
     let solve_seconds = started.elapsed().as_secs_f64();
     let solver_crb = Some(sol.objective * wmax);
     match &sol.status {
-        Status::Infeasible => return Ok(infeasible_design(sol.iterations, solve_seconds)),
+        Status::Infeasible => {
+            return Ok(infeasible_design(
+                "the solver's infeasibility certificate (checked)",
+                sol.iterations,
+                solve_seconds,
+            ))
+        }
         Status::Unbounded => {
-            let mut d = infeasible_design(sol.iterations, solve_seconds);
-            d.status = DesignStatus::Inaccurate("solver reported an unbounded objective".into());
+            let mut d = infeasible_design("", sol.iterations, solve_seconds);
+            d.status = DesignStatus::inaccurate("solver reported an unbounded objective", None);
             return Ok(d);
         }
         _ => {}
@@ -277,6 +266,7 @@ pub fn minimize_crb(
         if let Some(cmax) = max_sum_rate(model, settings)? {
             if s.min_sum_rate > cmax * (1.0 + 1e-6) {
                 return Ok(infeasible_design(
+                    "the minimum sum rate is above the largest achievable sum rate",
                     sol.iterations,
                     started.elapsed().as_secs_f64(),
                 ));
@@ -307,7 +297,7 @@ pub fn minimize_crb(
     design.status = if problems.is_empty() {
         DesignStatus::Optimal
     } else {
-        DesignStatus::Inaccurate(problems.join("; "))
+        DesignStatus::inaccurate(problems.join("; "), Some(sol.max_violation))
     };
     Ok(design)
 }
@@ -454,7 +444,11 @@ pub fn tradeoff_curve(
         }
         if let Some(cmax) = max_rate {
             if gamma > cmax * (1.0 + 1e-6) {
-                out.push(infeasible_design(0, 0.0));
+                out.push(infeasible_design(
+                    "the minimum sum rate is above the largest achievable sum rate",
+                    0,
+                    0.0,
+                ));
                 continue;
             }
         }
@@ -465,9 +459,9 @@ pub fn tradeoff_curve(
     Ok(out)
 }
 
-fn infeasible_design(iterations: u32, seconds: f64) -> BackscatterDesign {
+fn infeasible_design(reason: &str, iterations: u32, seconds: f64) -> BackscatterDesign {
     BackscatterDesign {
-        status: DesignStatus::Infeasible,
+        status: DesignStatus::infeasible(reason, true),
         covariance: None,
         crb: None,
         fim: None,

@@ -38,7 +38,7 @@ pub fn solve_table(table: &toml::Table) -> Result<(BackscatterModel, Backscatter
 /// Flat metrics of a design (the CSV row of an experiment).
 pub fn metrics(model: &BackscatterModel, d: &BackscatterDesign) -> Metrics {
     let mut m = Metrics::new();
-    m.insert("status".into(), json!(d.status.as_str()));
+    d.status.write_metrics(&mut m);
     m.insert("crb".into(), num(d.crb.map(|c| c.total)));
     m.insert("crb_delay".into(), num(d.crb.map(|c| c.delay)));
     m.insert("crb_doa".into(), num(d.crb.map(|c| c.doa)));
@@ -51,9 +51,6 @@ pub fn metrics(model: &BackscatterModel, d: &BackscatterDesign) -> Metrics {
     m.insert("solver_iterations".into(), json!(d.solver_iterations));
     m.insert("solve_seconds".into(), json!(d.solve_seconds));
     m.insert("devices".into(), json!(model.devices()));
-    if let DesignStatus::Inaccurate(reason) = &d.status {
-        m.insert("reason".into(), json!(reason));
-    }
     m
 }
 
@@ -116,9 +113,7 @@ pub fn summary_lines(model: &BackscatterModel, d: &BackscatterDesign) -> Vec<Str
         model.devices(),
         d.status.as_str()
     )];
-    if let DesignStatus::Inaccurate(r) = &d.status {
-        out.push(format!("  reason: {r}"));
-    }
+    out.extend(d.status.summary_line());
     if let (Some(c), Some(rate), Some(p)) = (d.crb, d.sum_rate, d.power) {
         out.push(format!(
             "  CRB(rho) = {:.4e}  (delay {:.3e} s^2, DoA {:.4e} rad^2)",
@@ -254,7 +249,10 @@ impl InstanceSolver for BackscatterSystem {
             if let Some(cmax) = ends.max_rate {
                 if gamma > cmax * (1.0 + 1e-6) {
                     let mut d = ends.relaxed.clone();
-                    d.status = DesignStatus::Infeasible;
+                    d.status = DesignStatus::infeasible(
+                        "the minimum sum rate is above the largest achievable sum rate",
+                        true,
+                    );
                     d.covariance = None;
                     d.crb = None;
                     d.fim = None;

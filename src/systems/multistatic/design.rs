@@ -29,36 +29,7 @@ use crate::C64;
 use faer::Mat;
 use std::time::Instant;
 
-/// Outcome of a design.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DesignStatus {
-    /// The SCA met its stopping rule and the recovered `W` passed the re-check.
-    Converged,
-    /// The SCA hit its iteration cap; the design is feasible (re-checked) but may improve.
-    MaxIterations,
-    /// No design meets the constraints. `certified`: proven (a single-user capacity below
-    /// `R_th`, or no receiver set within the cost limit); otherwise Phase I found no
-    /// feasible point.
-    Infeasible { reason: String, certified: bool },
-    /// The SCA stopped before its stopping rule because a subproblem could not be solved
-    /// accurately enough; the returned design is the last accepted iterate and passed the
-    /// re-check.
-    Stalled(String),
-    /// A subproblem failed or the recovered `W` violates a constraint beyond tolerance.
-    Inaccurate(String),
-}
-
-impl DesignStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DesignStatus::Converged => "converged",
-            DesignStatus::MaxIterations => "max_iterations",
-            DesignStatus::Infeasible { .. } => "infeasible",
-            DesignStatus::Stalled(_) => "stalled",
-            DesignStatus::Inaccurate(_) => "inaccurate",
-        }
-    }
-}
+pub use crate::status::DesignStatus;
 
 /// A design and its independent evaluation.
 #[derive(Debug, Clone)]
@@ -322,17 +293,21 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
         .collect();
     d.non_monotone_steps = phase2.non_monotone_steps.clone();
     d.status = match (&phase2.reason, recheck(model, &d)) {
-        (_, Some(violation)) => DesignStatus::Inaccurate(violation),
-        (StopReason::Failed(e), _) if phase2.iterations() > 0 => DesignStatus::Stalled(format!(
-            "SCA stopped after {} iterations: {e}",
+        (_, Some(violation)) => DesignStatus::inaccurate(violation, None),
+        (StopReason::Failed(e), _) if phase2.iterations() > 0 => DesignStatus::Stalled {
+            reason: format!("SCA stopped after {} iterations: {e}", phase2.iterations()),
+        },
+        (StopReason::Failed(e), _) => DesignStatus::inaccurate(
+            format!("SCA stopped after {} iterations: {e}", phase2.iterations()),
+            None,
+        ),
+        (StopReason::MaxIterations, _) => DesignStatus::MaxIterations {
+            note: format!("SCA at its cap of {} iterations", phase2.iterations()),
+        },
+        _ => DesignStatus::solved(format!(
+            "SCA converged after {} iterations",
             phase2.iterations()
         )),
-        (StopReason::Failed(e), _) => DesignStatus::Inaccurate(format!(
-            "SCA stopped after {} iterations: {e}",
-            phase2.iterations()
-        )),
-        (StopReason::MaxIterations, _) => DesignStatus::MaxIterations,
-        _ => DesignStatus::Converged,
     };
     d.solve_seconds = start.elapsed().as_secs_f64();
     Ok(d)
@@ -447,7 +422,9 @@ fn design_rank_one(
         return Ok(None);
     }
     d.method = "exact-rank-one";
-    d.status = DesignStatus::Converged;
+    d.status = DesignStatus::solved(
+        "exact convex program of the beamformers for the selected receivers (rank-one channels)",
+    );
     d.solve_seconds = start.elapsed().as_secs_f64();
     Ok(Some(d))
 }
@@ -477,7 +454,7 @@ pub fn evaluate(
         .fold(f64::INFINITY, f64::min);
     let (pos, vel, pos_known) = model.position_crbs(set, &q);
     MultistaticDesign {
-        status: DesignStatus::Converged,
+        status: DesignStatus::solved(""),
         method: "sca",
         selected: set.to_vec(),
         selection_status: None,

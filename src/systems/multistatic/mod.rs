@@ -39,7 +39,7 @@ pub fn solve_table(table: &toml::Table) -> Result<(MultistaticModel, Multistatic
 /// Flat metrics of a design (the CSV row of an experiment).
 pub fn metrics(model: &MultistaticModel, d: &MultistaticDesign) -> Metrics {
     let mut m = Metrics::new();
-    m.insert("status".into(), json!(d.status.as_str()));
+    d.status.write_metrics(&mut m);
     m.insert("method".into(), json!(d.method));
     m.insert("crb".into(), num(d.crb));
     m.insert("crb_normalised".into(), num(d.crb_normalised));
@@ -70,24 +70,12 @@ pub fn metrics(model: &MultistaticModel, d: &MultistaticDesign) -> Metrics {
     );
     m.insert("solve_seconds".into(), json!(d.solve_seconds));
     m.insert("receivers".into(), json!(model.receivers()));
-    match &d.status {
-        DesignStatus::Inaccurate(r) | DesignStatus::Stalled(r) => {
-            m.insert("reason".into(), json!(r));
-        }
-        DesignStatus::Infeasible { reason, .. } => {
-            m.insert("reason".into(), json!(reason));
-        }
-        _ => {}
-    }
     m
 }
 
 /// The full JSON answer of `isac solve multistatic --json`.
 pub fn design_json(model: &MultistaticModel, d: &MultistaticDesign) -> Value {
     let mut m = metrics(model, d);
-    if let DesignStatus::Infeasible { certified, .. } = &d.status {
-        m.insert("certified".into(), json!(certified));
-    }
     m.insert("selected".into(), json!(d.selected));
     m.insert("selection".into(), json!(model.scenario.selection.as_str()));
     m.insert(
@@ -186,15 +174,7 @@ pub fn summary_lines(model: &MultistaticModel, d: &MultistaticDesign, mf: &Metri
         model.scenario.selection.as_str(),
         d.status.as_str()
     )];
-    match &d.status {
-        DesignStatus::Inaccurate(r) | DesignStatus::Stalled(r) => {
-            out.push(format!("  reason: {r}"))
-        }
-        DesignStatus::Infeasible { reason, certified } => {
-            out.push(format!("  reason: {reason} (certified: {certified})"))
-        }
-        _ => {}
-    }
+    out.extend(d.status.summary_line());
     let Some(crb) = d.crb else { return out };
     let fmt = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.4e}"));
     out.push(format!(

@@ -15,36 +15,12 @@ use super::scenario::Method;
 use super::search::{search, search_associations, transmitters, SearchResult};
 use super::verify::{verify, Verification};
 
-/// Outcome of a design.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NetworkStatus {
-    /// Every candidate program solved or certified; the winner passes the re-check: the
-    /// exact optimum over the candidates of the method (all of them for `exhaustive`).
-    Optimal,
-    /// A heuristic's structure (Algorithm 1, Schemes 1-3), its program solved to
-    /// optimality, the design re-checked; `note` says how the structure was found.
-    Solved { note: String },
-    /// No candidate is feasible; `certified` when every candidate was proven infeasible.
-    Infeasible { reason: String, certified: bool },
-    /// A design exists but the solver did not certify it, or the re-check found a violation.
-    Inaccurate(String),
-}
-
-impl NetworkStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            NetworkStatus::Optimal => "optimal",
-            NetworkStatus::Solved { .. } => "solved",
-            NetworkStatus::Infeasible { .. } => "infeasible",
-            NetworkStatus::Inaccurate(_) => "inaccurate",
-        }
-    }
-}
+pub use crate::status::DesignStatus;
 
 /// The answer of [`design`].
 #[derive(Debug, Clone)]
 pub struct NetworkAnswer {
-    pub status: NetworkStatus,
+    pub status: DesignStatus,
     pub method: Method,
     pub design: Option<NetworkDesign>,
     pub verification: Option<Verification>,
@@ -122,7 +98,8 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
             };
             match algorithm1(model, splitting, settings) {
                 Err(e) => {
-                    let status = NetworkStatus::Inaccurate(format!("{name} could not start: {e}"));
+                    let status =
+                        DesignStatus::inaccurate(format!("{name} could not start: {e}"), None);
                     return Ok(no_design(status, sc.method, start));
                 }
                 Ok(Some(run)) => {
@@ -175,7 +152,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                             false,
                         ),
                     };
-                    let status = NetworkStatus::Infeasible { reason, certified };
+                    let status = DesignStatus::Infeasible { reason, certified };
                     return Ok(no_design(status, sc.method, start));
                 }
             }
@@ -185,18 +162,18 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         Some(d) => {
             let v = verify(model, d);
             let status = if !v.violations.is_empty() {
-                NetworkStatus::Inaccurate(format!("re-check: {}", v.violations.join("; ")))
+                DesignStatus::inaccurate(format!("re-check: {}", v.violations.join("; ")), None)
             } else if result.inaccurate > 0 {
-                NetworkStatus::Inaccurate(format!(
+                DesignStatus::inaccurate(format!(
                     "{} of {} candidate programs were neither solved nor certified infeasible; the optimum may be among them",
                     result.inaccurate, result.candidates
-                ))
+                ), None)
             } else if sc.method == Method::Exhaustive {
-                NetworkStatus::Optimal
+                DesignStatus::Optimal
             } else {
                 // a heuristic that ended in a solver failure still hands over its last
                 // good iterate; its structure's design is solved and re-checked like any
-                NetworkStatus::Solved {
+                DesignStatus::Solved {
                     note: ao_failure
                         .clone()
                         .or_else(|| ao_note.clone())
@@ -227,7 +204,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                     result.infeasible, result.inaccurate
                 )
             };
-            (NetworkStatus::Infeasible { reason, certified }, None)
+            (DesignStatus::Infeasible { reason, certified }, None)
         }
     };
     Ok(NetworkAnswer {
@@ -280,7 +257,7 @@ fn search_structures(
 }
 
 /// An answer without a design.
-fn no_design(status: NetworkStatus, method: Method, start: Instant) -> NetworkAnswer {
+fn no_design(status: DesignStatus, method: Method, start: Instant) -> NetworkAnswer {
     NetworkAnswer {
         status,
         method,

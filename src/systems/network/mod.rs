@@ -16,7 +16,7 @@ pub mod scenario;
 pub mod search;
 pub mod verify;
 
-pub use design::{design, NetworkAnswer, NetworkStatus};
+pub use design::{design, DesignStatus, NetworkAnswer};
 pub use model::NetworkModel;
 pub use scenario::NetworkScenario;
 
@@ -40,7 +40,7 @@ pub fn solve_table(table: &toml::Table) -> Result<(NetworkModel, NetworkAnswer)>
 /// Flat metrics of an answer (the CSV row of an experiment).
 pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
     let mut m = Metrics::new();
-    m.insert("status".into(), json!(a.status.as_str()));
+    a.status.write_metrics(&mut m);
     // 1 when the method returns no feasible design (infeasible, or no design that passes
     // the re-check): its mean over all repetitions is the infeasibility rate of Fig. 4
     let feasible = a
@@ -88,19 +88,6 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
     m.insert("inaccurate_programs".into(), json!(a.search.inaccurate));
     m.insert("solve_seconds".into(), json!(a.solve_seconds));
     m.insert("users".into(), json!(model.user_count()));
-    match &a.status {
-        NetworkStatus::Inaccurate(r) => {
-            m.insert("reason".into(), json!(r));
-        }
-        NetworkStatus::Infeasible { reason, certified } => {
-            m.insert("reason".into(), json!(reason));
-            m.insert("certified".into(), json!(certified));
-        }
-        NetworkStatus::Solved { note } => {
-            m.insert("reason".into(), json!(note));
-        }
-        NetworkStatus::Optimal => {}
-    }
     m
 }
 
@@ -201,13 +188,7 @@ pub fn summary_lines(model: &NetworkModel, a: &NetworkAnswer) -> Vec<String> {
         a.method.as_str(),
         a.status.as_str()
     )];
-    match &a.status {
-        NetworkStatus::Optimal => {}
-        NetworkStatus::Solved { note } => out.push(format!("  {note}")),
-        NetworkStatus::Infeasible { reason, .. } | NetworkStatus::Inaccurate(reason) => {
-            out.push(format!("  {reason}"))
-        }
-    }
+    out.extend(a.status.summary_line());
     if let (Some(d), Some(v)) = (&a.design, &a.verification) {
         out.push(format!(
             "  receiving BS {} (0-based), association {:?}",
