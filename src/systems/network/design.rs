@@ -167,9 +167,14 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                                 "{name} reached its iteration limit ({iterations}) {at}"
                             ));
                         }
+                        StopReason::Stalled(rule) => {
+                            ao_note = Some(format!(
+                                "{name} stalled after {iterations} iterations ({rule}) {at}"
+                            ));
+                        }
                         other => {
                             ao_note = Some(format!(
-                                "{name} stopped after {iterations} iterations, {other}, {at}"
+                                "{name} stopped after {iterations} iterations ({other}) {at}"
                             ));
                         }
                     }
