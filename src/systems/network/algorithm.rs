@@ -759,7 +759,9 @@ pub const METRIC_BINARY_GAP: &str = "binary_gap";
 /// Metric: the largest change of any `a`, `b` from the previous iterate.
 pub const METRIC_BINARY_MOVE: &str = "binary_move";
 /// Metric: `|f_mu(x_k) - f_mu(x_{k-1})| / |f_mu(x_k)|`, the objective's relative change at
-/// the step's penalty `mu` (0 when it did not change).
+/// the step's penalty `mu` (0 when it did not change): the quantity of step 6 of
+/// Algorithm 1 of `network-isac.md`, `|f^(t) - f^(t-1)| / f^(t) <= delta`, with both
+/// values under the same penalty (ours grows between iterations).
 pub const METRIC_RELATIVE_CHANGE: &str = "relative_change";
 
 impl Algorithm1<'_> {
