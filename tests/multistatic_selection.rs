@@ -308,12 +308,114 @@ fn kmeans_is_deterministic_and_partitions() {
     for k in 1..=10 {
         let a = kmeans(&rx, k, 42);
         assert_eq!(a, kmeans(&rx, k, 42));
-        let mut all: Vec<usize> = a.iter().flatten().copied().collect();
+        let mut all: Vec<usize> = a.clusters.iter().flatten().copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert!(a.len() <= k);
+        assert!(a.clusters.len() <= k);
+        assert!(a.converged, "k = {k}: {} iterations", a.iterations);
+        assert!(is_lloyd_fixed_point(&rx, &a.clusters), "k = {k}");
     }
-    assert_eq!(kmeans(&rx, 1, 0), vec![(0..10).collect::<Vec<_>>()]);
+    let one = kmeans(&rx, 1, 0);
+    assert_eq!(one.clusters, vec![(0..10).collect::<Vec<_>>()]);
+    // one pass assigns every point, the second confirms it
+    assert_eq!((one.iterations, one.converged), (2, true));
+}
+
+/// Centroid (mean) of each cluster.
+fn centroids(points: &[Point], clusters: &[Vec<usize>]) -> Vec<Point> {
+    clusters
+        .iter()
+        .map(|g| {
+            let m = g.len() as f64;
+            [
+                g.iter().map(|&i| points[i][0]).sum::<f64>() / m,
+                g.iter().map(|&i| points[i][1]).sum::<f64>() / m,
+            ]
+        })
+        .collect()
+}
+
+fn d2(a: Point, b: Point) -> f64 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
+/// Lloyd's fixed-point condition, checked from the clusters alone: no point is strictly
+/// nearer to another cluster's centroid than to its own's (1e-12 relative for rounding).
+fn is_lloyd_fixed_point(points: &[Point], clusters: &[Vec<usize>]) -> bool {
+    let c = centroids(points, clusters);
+    clusters.iter().enumerate().all(|(own, g)| {
+        g.iter().all(|&i| {
+            let d_own = d2(points[i], c[own]);
+            c.iter()
+                .all(|&q| d_own <= d2(points[i], q) * (1.0 + 1e-12) + 1e-12)
+        })
+    })
+}
+
+/// Within-cluster sum of squares about the clusters' centroids.
+fn wcss(points: &[Point], clusters: &[Vec<usize>]) -> f64 {
+    let c = centroids(points, clusters);
+    clusters
+        .iter()
+        .zip(&c)
+        .map(|(g, &q)| g.iter().map(|&i| d2(points[i], q)).sum::<f64>())
+        .sum()
+}
+
+#[test]
+fn kmeans_reports_a_run_stopped_by_the_iteration_cap() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let rx = random_positions(&mut rng, 40);
+    let (k, seed) = (5, 3);
+    let full = kmeans(&rx, k, seed);
+    assert!(full.converged);
+    assert!(is_lloyd_fixed_point(&rx, &full.clusters));
+    // the last pass changed nothing, the one before did: a cap two passes short stops
+    // at a clustering that the next pass would still change
+    let n = full.iterations;
+    assert!(n >= 4, "this instance takes {n} Lloyd iterations");
+    let capped = kmeans_with_limit(&rx, k, seed, n - 2);
+    assert_eq!((capped.iterations, capped.converged), (n - 2, false));
+    assert!(!is_lloyd_fixed_point(&rx, &capped.clusters));
+    // a cap one pass short ends at the fixed point but has not seen it confirmed
+    let one_short = kmeans_with_limit(&rx, k, seed, n - 1);
+    assert_eq!(one_short.clusters, full.clusters);
+    assert!(!one_short.converged);
+    // the cap does not change the path: Lloyd's sum of squares never rises along it
+    let path: Vec<f64> = (1..=n)
+        .map(|c| wcss(&rx, &kmeans_with_limit(&rx, k, seed, c).clusters))
+        .collect();
+    assert!(
+        path.windows(2).all(|w| w[1] <= w[0] * (1.0 + 1e-12)),
+        "{path:?}"
+    );
+}
+
+#[test]
+fn the_kmeans_selection_carries_its_convergence_report() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let rx = random_positions(&mut rng, 8);
+    let fims: Vec<Mat<f64>> = (0..8).map(|_| random_pd(&mut rng)).collect();
+    let ok = |_: &[bool]| true;
+    let p = SelectionProblem {
+        fims: &fims,
+        receivers: &rx,
+        target: [0.0, 10.0],
+        rho: 0.5,
+        cost_threshold: f64::INFINITY,
+        rate_ok: &ok,
+    };
+    let sel = kmeans_selection(&p, 4).unwrap();
+    let report = sel.clustering.expect("K-means reports its runs");
+    assert_eq!(report.runs, 8);
+    assert!(report.converged(), "{report:?}");
+    assert!(
+        report.max_iterations_taken >= 2 && report.max_iterations_taken < KMEANS_MAX_ITERATIONS
+    );
+    let groups = kmeans_groups(&rx, 4);
+    assert_eq!(groups.report, report);
+    // the other methods run no clustering
+    assert_eq!(minimax_linkage_selection(&p).unwrap().clustering, None);
 }
 
 #[test]

@@ -314,3 +314,119 @@ fn the_joint_relaxation_certifies_an_infeasible_drop_the_search_confirms() {
     assert_certified_infeasible(&exhaustive.status);
     assert_eq!(exhaustive.search.candidates, 4 * 243);
 }
+
+/// Algorithm 1 and the joint variant stop on the driver's rules: the reason is on the
+/// last history record, the rule that decided is the first the record lists, no rule
+/// held before, and the rule's conditions hold on the recorded metrics (checked here
+/// against the thresholds, and the binary gap against the returned iterate).
+#[test]
+fn algorithm1_stops_on_the_drivers_rules() {
+    use isac::iterate::StopReason;
+    use isac::systems::network::algorithm::{
+        algorithm1, Splitting, BINARY_TOL, RULE_BINARY, RULE_BINARY_JOINT, RULE_FIXED_POINT,
+        RULE_FIXED_POINT_JOINT, STALL_TOL,
+    };
+    let settings = program_settings();
+    let (mut converged, mut stalled) = (0, 0);
+    for (method, splitting) in [
+        ("proposed", Splitting::Alternating),
+        ("joint", Splitting::Joint),
+    ] {
+        for seed in 3..=5 {
+            let model = with_method(&small(seed, ""), method);
+            // a start the solver fails or finds infeasible is not the driver's
+            let Ok(Some(run)) = algorithm1(&model, splitting, &settings) else {
+                continue;
+            };
+            let res = &run.result;
+            let sc = &model.scenario;
+            let n = res.history.len();
+            let last = &res.history[n - 1];
+            assert_eq!(last.stop.as_ref(), Some(&res.reason), "{method} {seed}");
+            assert!(res.history[..n - 1]
+                .iter()
+                .all(|h| h.fired.is_empty() && h.stop.is_none()));
+            if n == 1 {
+                // the first step failed: no step, no metrics
+                assert!(
+                    matches!(res.reason, StopReason::Failed(_)),
+                    "{:?}",
+                    res.reason
+                );
+                continue;
+            }
+            let m = |name: &str| last.metric(name).expect("Algorithm 1 reports it");
+            assert_eq!(m("binary_gap"), res.state.binary_gap());
+            assert_eq!(last.objective, res.state.objective(m("mu")));
+            match res.reason {
+                StopReason::CriteriaMet(rule) => {
+                    converged += 1;
+                    assert_eq!(last.fired.first(), Some(&rule));
+                    assert!(m("binary_gap") <= BINARY_TOL);
+                    assert!(m("relative_change") <= sc.tolerance);
+                    match splitting {
+                        Splitting::Alternating => {
+                            assert_eq!(rule, RULE_BINARY);
+                            assert!(m("mu") >= sc.penalty);
+                        }
+                        Splitting::Joint => assert_eq!(rule, RULE_BINARY_JOINT),
+                    }
+                }
+                StopReason::Stalled(rule) => {
+                    stalled += 1;
+                    assert_eq!(last.fired.first(), Some(&rule));
+                    assert!(n >= 3, "a stall needs two steps");
+                    assert!(m("binary_move") < STALL_TOL);
+                    match splitting {
+                        Splitting::Alternating => assert_eq!(rule, RULE_FIXED_POINT),
+                        Splitting::Joint => {
+                            assert_eq!(rule, RULE_FIXED_POINT_JOINT);
+                            assert!(m("mu") >= sc.penalty);
+                        }
+                    }
+                }
+                StopReason::MaxIterations => {
+                    assert_eq!(res.iterations(), sc.max_iterations);
+                    assert!(last.fired.is_empty());
+                }
+                StopReason::Failed(_) => {}
+                ref other => panic!("{method} seed {seed}: unexpected reason {other:?}"),
+            }
+        }
+    }
+    // these drops exercise both kinds of rule
+    assert!(
+        converged > 0 && stalled > 0,
+        "{converged} converged, {stalled} stalled"
+    );
+}
+
+/// A cap of two iterations on an instance where the alternation stalls at the third (the
+/// capped run follows the same path, so no rule holds before the cap): the answer says
+/// the cap stopped it.
+#[test]
+fn algorithm1_at_its_iteration_cap_says_so() {
+    let settings = program_settings();
+    let model = with_method(&small(5, "max_iterations = 2"), "proposed");
+    let a = design(&model, &settings).unwrap();
+    assert_eq!(
+        a.stop_reason,
+        Some(isac::iterate::StopReason::MaxIterations)
+    );
+    assert_eq!(a.iterations, 2);
+    if let NetworkStatus::Solved { note } = &a.status {
+        assert!(note.contains("iteration limit"), "{note}");
+    }
+    // uncapped, the same instance stalls at the third iteration
+    let free = design(&with_method(&small(5, ""), "proposed"), &settings).unwrap();
+    assert!(
+        matches!(
+            free.stop_reason,
+            Some(isac::iterate::StopReason::Stalled(_))
+        ),
+        "{:?}",
+        free.stop_reason
+    );
+    assert_eq!(free.iterations, 3);
+    assert_eq!(free.history[..3], a.history[..]);
+}

@@ -163,8 +163,11 @@ pub fn select(model: &MultistaticModel, w_bar_qs: &[Mat<C64>]) -> Result<Selecti
             problem.best_of(groups, SelectionStatus::Feasible)
         }
         SelectionMethod::KMeans => {
-            let groups = cap(kmeans_groups(&s.receivers, s.seed), model);
-            problem.best_of(groups, SelectionStatus::Feasible)
+            let km = kmeans_groups(&s.receivers, s.seed);
+            Selection {
+                clustering: Some(km.report),
+                ..problem.best_of(cap(km.groups, model), SelectionStatus::Feasible)
+            }
         }
         SelectionMethod::Exhaustive => exhaustive(&problem)?,
         SelectionMethod::BestOfSize(n) => exhaustive_of_size(&problem, *n)?,
@@ -176,6 +179,7 @@ pub fn select(model: &MultistaticModel, w_bar_qs: &[Mat<C64>]) -> Result<Selecti
             cost: 0.0,
             status: SelectionStatus::Feasible,
             candidates: 1,
+            clustering: None,
         },
     })
 }

@@ -400,7 +400,7 @@ pub fn feasibility_phase(
     let rule = StoppingRule {
         direction: Direction::Maximize,
         max_iterations: if slack >= 0.0 { 0 } else { rule.max_iterations },
-        ..*rule
+        ..rule.clone()
     };
     let mut phase = ScaPhase {
         problem,
@@ -420,7 +420,7 @@ pub fn crb_phase(
     let gain = problem.beampattern_gain(&start);
     let rule = StoppingRule {
         direction: Direction::Maximize,
-        ..*rule
+        ..rule.clone()
     };
     run(
         &mut ScaPhase {

@@ -72,6 +72,8 @@ pub struct Selection {
     pub status: SelectionStatus,
     /// Number of candidate sets whose constraints were checked.
     pub candidates: usize,
+    /// K-means baseline: how its clustering runs ended (non-convergence reported here).
+    pub clustering: Option<ClusteringReport>,
 }
 
 /// `d_max(p, P)` of Definition 4.1 (`0` for an empty `P`).
@@ -211,6 +213,7 @@ impl SelectionProblem<'_> {
                 cost,
                 status: status_if_found,
                 candidates: count,
+                clustering: None,
             },
             None => Selection {
                 set: Vec::new(),
@@ -218,6 +221,7 @@ impl SelectionProblem<'_> {
                 cost: f64::INFINITY,
                 status: SelectionStatus::Infeasible,
                 candidates: count,
+                clustering: None,
             },
         }
     }
@@ -316,16 +320,119 @@ pub fn minimax_linkage_selection(problem: &SelectionProblem) -> Result<Selection
     Ok(problem.best_of(groups, SelectionStatus::Feasible))
 }
 
+/// Iteration cap of [`kmeans`]: Lloyd's iterations on the RE layouts of the paper settle
+/// in a handful of steps; a run that reaches the cap is reported as not converged.
+pub const KMEANS_MAX_ITERATIONS: usize = 200;
+
+/// Name of the stopping rule of Lloyd's iterations.
+pub const RULE_NO_REASSIGNMENT: &str = "no point changed cluster";
+
+/// The outcome of [`kmeans`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clustering {
+    /// The non-empty clusters as RE index lists (ascending within each).
+    pub clusters: Vec<Vec<usize>>,
+    /// Lloyd iterations (assignment passes) taken.
+    pub iterations: usize,
+    /// Whether the last pass changed no assignment (a fixed point of Lloyd's iterations:
+    /// every point is nearest to its own cluster's centroid); `false` when the iteration
+    /// cap stopped it first.
+    pub converged: bool,
+}
+
 /// Lloyd's k-means on `points` with `k` clusters, k-means++ seeding from `seed`
-/// (deterministic). Returns the non-empty clusters as RE index lists.
-pub fn kmeans(points: &[Point], k: usize, seed: u64) -> Vec<Vec<usize>> {
+/// (deterministic), at most [`KMEANS_MAX_ITERATIONS`] iterations.
+pub fn kmeans(points: &[Point], k: usize, seed: u64) -> Clustering {
+    kmeans_with_limit(points, k, seed, KMEANS_MAX_ITERATIONS)
+}
+
+/// One Lloyd iterate: the centroids and each point's cluster (`usize::MAX`: none yet).
+#[derive(Debug, Clone)]
+struct Lloyd {
+    centres: Vec<Point>,
+    assign: Vec<usize>,
+}
+
+fn d2(a: Point, b: Point) -> f64 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
+/// Lloyd's iterations as steps of the crate's driver.
+struct LloydSteps<'a> {
+    points: &'a [Point],
+}
+
+impl crate::iterate::IterativeAlgorithm for LloydSteps<'_> {
+    type State = Lloyd;
+
+    /// Assignment of every point to its nearest centroid (first on ties), then each
+    /// non-empty cluster's centroid moved to its mean (skipped when no point changed
+    /// cluster: the centroids are already the means). Objective: the within-cluster sum
+    /// of squares, which neither half-step increases (Lloyd's descent property).
+    fn step(&mut self, state: &Lloyd, _k: usize) -> Result<crate::iterate::Step<Lloyd>> {
+        let points = self.points;
+        let n = points.len();
+        let mut next = state.clone();
+        let mut reassigned = 0usize;
+        for (i, &p) in points.iter().enumerate() {
+            let mut best = (f64::INFINITY, 0);
+            for (c, &q) in next.centres.iter().enumerate() {
+                let d = d2(p, q);
+                if d < best.0 {
+                    best = (d, c);
+                }
+            }
+            if next.assign[i] != best.1 {
+                next.assign[i] = best.1;
+                reassigned += 1;
+            }
+        }
+        if reassigned > 0 {
+            for (c, centre) in next.centres.iter_mut().enumerate() {
+                let members: Vec<Point> = (0..n)
+                    .filter(|&i| next.assign[i] == c)
+                    .map(|i| points[i])
+                    .collect();
+                if !members.is_empty() {
+                    let m = members.len() as f64;
+                    *centre = [
+                        members.iter().map(|p| p[0]).sum::<f64>() / m,
+                        members.iter().map(|p| p[1]).sum::<f64>() / m,
+                    ];
+                }
+            }
+        }
+        let wcss = points
+            .iter()
+            .zip(&next.assign)
+            .map(|(&p, &c)| d2(p, next.centres[c]))
+            .sum();
+        let mut step = crate::iterate::Step::new(next, wcss);
+        step.metrics.push(("reassigned".into(), reassigned as f64));
+        Ok(step)
+    }
+}
+
+/// [`kmeans`] with at most `max_iterations` Lloyd iterations, run by the crate's
+/// iteration driver: it stops on the rule "no point changed cluster" (converged) or at
+/// the cap (not converged), and checks that the within-cluster sum of squares never rises.
+pub fn kmeans_with_limit(
+    points: &[Point],
+    k: usize,
+    seed: u64,
+    max_iterations: usize,
+) -> Clustering {
+    use crate::iterate::{run, Criterion, Rule, StopReason, StoppingRule};
     let n = points.len();
     if n == 0 || k == 0 {
-        return Vec::new();
+        return Clustering {
+            clusters: Vec::new(),
+            iterations: 0,
+            converged: true,
+        };
     }
     let k = k.min(n);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let d2 = |a: Point, b: Point| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
     // k-means++ seeding
     let mut centres: Vec<Point> = vec![points[rng.gen_range(0..n)]];
     while centres.len() < k {
@@ -352,64 +459,88 @@ pub fn kmeans(points: &[Point], k: usize, seed: u64) -> Vec<Vec<usize>> {
         };
         centres.push(points[pick]);
     }
-    let mut assign = vec![usize::MAX; n];
-    for _ in 0..200 {
-        let mut changed = false;
-        for (i, &p) in points.iter().enumerate() {
-            let mut best = (f64::INFINITY, 0);
-            for (c, &q) in centres.iter().enumerate() {
-                let d = d2(p, q);
-                if d < best.0 {
-                    best = (d, c);
-                }
-            }
-            if assign[i] != best.1 {
-                assign[i] = best.1;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-        for (c, centre) in centres.iter_mut().enumerate() {
-            let members: Vec<Point> = (0..n)
-                .filter(|&i| assign[i] == c)
-                .map(|i| points[i])
-                .collect();
-            if !members.is_empty() {
-                let m = members.len() as f64;
-                *centre = [
-                    members.iter().map(|p| p[0]).sum::<f64>() / m,
-                    members.iter().map(|p| p[1]).sum::<f64>() / m,
-                ];
-            }
-        }
+    let start = Lloyd {
+        centres,
+        assign: vec![usize::MAX; n],
+    };
+    let rule = StoppingRule {
+        max_iterations,
+        objective_test: false,
+        rules: vec![Rule::converged(
+            RULE_NO_REASSIGNMENT,
+            Criterion::AtMost("reassigned", 0.0),
+        )],
+        ..StoppingRule::default()
+    };
+    // no assignment yet: no finite sum of squares to start from
+    let result = run(&mut LloydSteps { points }, start, f64::INFINITY, &rule);
+    let assign = &result.state.assign;
+    Clustering {
+        clusters: (0..k)
+            .map(|c| (0..n).filter(|&i| assign[i] == c).collect::<Vec<usize>>())
+            .filter(|g| !g.is_empty())
+            .collect(),
+        iterations: result.iterations(),
+        converged: result.reason == StopReason::CriteriaMet(RULE_NO_REASSIGNMENT),
     }
-    (0..k)
-        .map(|c| (0..n).filter(|&i| assign[i] == c).collect::<Vec<usize>>())
-        .filter(|g| !g.is_empty())
-        .collect()
+}
+
+/// The K-means runs behind a selection's candidates.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusteringReport {
+    /// Number of K-means runs (one per cluster count `k`).
+    pub runs: usize,
+    /// The cluster counts `k` whose run reached [`KMEANS_MAX_ITERATIONS`] without
+    /// converging (their clusters are still candidates, from the last iterate).
+    pub not_converged: Vec<usize>,
+    /// The most Lloyd iterations any run took.
+    pub max_iterations_taken: usize,
+}
+
+impl ClusteringReport {
+    /// Whether every run converged.
+    pub fn converged(&self) -> bool {
+        self.not_converged.is_empty()
+    }
+}
+
+/// The candidates of the K-means baseline and how their runs ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansGroups {
+    pub groups: Vec<Vec<usize>>,
+    pub report: ClusteringReport,
 }
 
 /// Candidates of the K-means baseline: every cluster of [`kmeans`] on the RE positions
 /// for `k = 1, ..., K` (seed `seed + k`), duplicates removed, in order of appearance.
 /// K-means uses only the RE positions (no target distance), as Section VI describes.
-pub fn kmeans_groups(receivers: &[Point], seed: u64) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
+pub fn kmeans_groups(receivers: &[Point], seed: u64) -> KMeansGroups {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut report = ClusteringReport::default();
     for k in 1..=receivers.len() {
-        for mut g in kmeans(receivers, k, seed.wrapping_add(k as u64)) {
+        let run = kmeans(receivers, k, seed.wrapping_add(k as u64));
+        report.runs += 1;
+        report.max_iterations_taken = report.max_iterations_taken.max(run.iterations);
+        if !run.converged {
+            report.not_converged.push(k);
+        }
+        for mut g in run.clusters {
             g.sort_unstable();
-            if !out.contains(&g) {
-                out.push(g);
+            if !groups.contains(&g) {
+                groups.push(g);
             }
         }
     }
-    out
+    KMeansGroups { groups, report }
 }
 
-/// K-means baseline: the lowest-`U` admissible cluster of [`kmeans_groups`].
+/// K-means baseline: the lowest-`U` admissible cluster of [`kmeans_groups`]; the
+/// selection carries the runs' [`ClusteringReport`].
 pub fn kmeans_selection(problem: &SelectionProblem, seed: u64) -> Result<Selection> {
     problem.validate()?;
-    let groups = kmeans_groups(problem.receivers, seed);
-    Ok(problem.best_of(groups, SelectionStatus::Feasible))
+    let km = kmeans_groups(problem.receivers, seed);
+    Ok(Selection {
+        clustering: Some(km.report),
+        ..problem.best_of(km.groups, SelectionStatus::Feasible)
+    })
 }

@@ -18,10 +18,12 @@
 //!   rounding of the start (the tangent (17) of a fractional start favours no BS); we
 //!   grow `mu` geometrically from `penalty_start` (times the start's power) to `penalty`,
 //!   the usual continuation of the penalty method [13, Ch. 17].
-//! - **End.** When every `a`, `b` is within 1e-3 of binary (or the iteration cap is hit),
-//!   the receiver is `argmin b_s`, user `k`'s BS is `argmax_s a_{s,k}` over the others, and
-//!   the fixed-structure program of [`super::program`] gives the design, its rank-one
-//!   beamformers and its status; the answer is then re-checked like any other.
+//! - **End.** The driver stops on the rules of [`Algorithm1::stopping_rules`]: converged
+//!   when every `a`, `b` is within 1e-3 of binary at the final penalty and the objective
+//!   has settled; stalled at a fixed point of the alternation; or at the iteration cap.
+//!   Then the receiver is `argmin b_s`, user `k`'s BS is `argmax_s a_{s,k}` over the
+//!   others, and the fixed-structure program of [`super::program`] gives the design, its
+//!   rank-one beamformers and its status; the answer is then re-checked like any other.
 //!
 //! [`Splitting::Joint`] is our variant (`method = "joint"`): the same penalty and
 //! majorisation with every variable in one program per iteration (`R~_s = b_s R_s`, and
@@ -32,7 +34,9 @@
 
 use crate::conic::{Affine, HermitianVar, Problem, Solution, SolverSettings, Status};
 use crate::error::{IsacError, Result};
-use crate::iterate::{run, IterationResult, IterativeAlgorithm, Step, StoppingRule};
+use crate::iterate::{
+    run, Criterion, IterationResult, IterativeAlgorithm, Rule, Step, StoppingRule,
+};
 use crate::C64;
 use faer::Mat;
 
@@ -237,6 +241,14 @@ pub const PENALTY_GROWTH: f64 = 4.0;
 pub const PENALTY_START: f64 = 1e-2;
 /// Largest change of any relaxed binary below which the alternation has stalled.
 pub const STALL_TOL: f64 = 1e-6;
+/// Name of the converged rule of Algorithm 1 (see [`Algorithm1::stopping_rules`]).
+pub const RULE_BINARY: &str = "binary at the final penalty, objective settled";
+/// Name of the converged rule of the joint variant.
+pub const RULE_BINARY_JOINT: &str = "binary, objective settled";
+/// Name of the stall rule of Algorithm 1.
+pub const RULE_FIXED_POINT: &str = "fixed point of the alternation";
+/// Name of the stall rule of the joint variant.
+pub const RULE_FIXED_POINT_JOINT: &str = "fixed point at the final penalty";
 /// Distance from {0, 1} below which the binaries count as binary.
 pub const BINARY_TOL: f64 = 1e-3;
 /// Big-M of the joint variant's CRLB rows, in units of `1 / ((1 - margin) epsilon)`: 2 is
@@ -712,34 +724,82 @@ impl IterativeAlgorithm for Algorithm1<'_> {
         }
         let objective = next.objective(mu);
         let gap = next.binary_gap();
-        let mut step = Step::new(next, objective);
-        step.metrics.push(("mu".into(), mu));
-        step.metrics.push(("binary_gap".into(), gap));
-        // done once binary at the final penalty and the objective has settled (the
-        // driver's tolerance handles the latter only while mu is fixed)
+        // the objective's change at a fixed penalty: the previous iterate under this mu
+        // (the driver's objective test would compare across two penalties)
         let previous = state.objective(mu);
-        let settled =
-            (objective - previous).abs() <= self.model.scenario.tolerance * objective.abs();
-        // a fixed point of the alternation: neither block moves any more, whatever mu
+        let change = (objective - previous).abs();
+        let relative_change = if change == 0.0 {
+            0.0
+        } else {
+            change / objective.abs()
+        };
+        // the largest move of any relaxed binary between consecutive iterates
         let moved = state
             .a
             .iter()
             .flatten()
-            .zip(step.state.a.iter().flatten())
-            .chain(state.b.iter().zip(&step.state.b))
+            .zip(next.a.iter().flatten())
+            .chain(state.b.iter().zip(&next.b))
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f64::max);
-        // (the joint program only counts as stalled at the final penalty: below it, the
-        // next, larger mu may still move a vertex solution)
-        let stalled = k > 1
-            && moved < STALL_TOL
-            && (self.splitting == Splitting::Alternating || mu >= self.mu_max);
-        step.metrics.push(("binary_move".into(), moved));
-        // the joint program is done once binary and settled at any mu: a larger mu only
-        // makes the binary point more attractive (and the program worse scaled)
-        let penalty_done = mu >= self.mu_max || self.splitting == Splitting::Joint;
-        step.done = (gap <= BINARY_TOL && penalty_done && settled) || stalled;
+        let mut step = Step::new(next, objective);
+        step.metrics.push((METRIC_MU.into(), mu));
+        step.metrics.push((METRIC_BINARY_GAP.into(), gap));
+        step.metrics.push((METRIC_BINARY_MOVE.into(), moved));
+        step.metrics
+            .push((METRIC_RELATIVE_CHANGE.into(), relative_change));
         Ok(step)
+    }
+}
+
+/// Metric: the penalty factor `mu` of the step.
+pub const METRIC_MU: &str = "mu";
+/// Metric: the largest distance of any `a`, `b` from {0, 1} ([`AoState::binary_gap`]).
+pub const METRIC_BINARY_GAP: &str = "binary_gap";
+/// Metric: the largest change of any `a`, `b` from the previous iterate.
+pub const METRIC_BINARY_MOVE: &str = "binary_move";
+/// Metric: `|f_mu(x_k) - f_mu(x_{k-1})| / |f_mu(x_k)|`, the objective's relative change at
+/// the step's penalty `mu` (0 when it did not change): the quantity of step 6 of
+/// Algorithm 1 of `network-isac.md`, `|f^(t) - f^(t-1)| / f^(t) <= delta`, with both
+/// values under the same penalty (ours grows between iterations).
+pub const METRIC_RELATIVE_CHANGE: &str = "relative_change";
+
+impl Algorithm1<'_> {
+    /// The stopping rules of Algorithm 1, for the driver, tried in this order:
+    /// - **converged** when binary (`binary_gap <= BINARY_TOL`), the objective settled at
+    ///   a fixed penalty (`relative_change <= tolerance`, Table I's `delta`), and, for the
+    ///   alternation, the penalty at its maximum (`mu >= mu_max`; the joint program needs
+    ///   no larger penalty: a larger `mu` only makes the binary point more attractive, and
+    ///   the program worse scaled);
+    /// - **stalled** at a fixed point: from the second step on, no relaxed binary moved
+    ///   by `STALL_TOL` or more; for the joint program only at the final penalty (below
+    ///   it, the next, larger `mu` may still move a vertex solution).
+    ///
+    /// The objective test of the driver is off: the penalised objective changes with `mu`.
+    pub fn stopping_rules(&self) -> Vec<Rule> {
+        let binary = Criterion::AtMost(METRIC_BINARY_GAP, BINARY_TOL);
+        let settled = Criterion::AtMost(METRIC_RELATIVE_CHANGE, self.model.scenario.tolerance);
+        let final_penalty = Criterion::AtLeast(METRIC_MU, self.mu_max);
+        let not_moving = Criterion::AllOf(vec![
+            Criterion::FromIteration(2),
+            Criterion::Below(METRIC_BINARY_MOVE, STALL_TOL),
+        ]);
+        match self.splitting {
+            Splitting::Alternating => vec![
+                Rule::converged(
+                    RULE_BINARY,
+                    Criterion::AllOf(vec![binary, final_penalty, settled]),
+                ),
+                Rule::stalled(RULE_FIXED_POINT, not_moving),
+            ],
+            Splitting::Joint => vec![
+                Rule::converged(RULE_BINARY_JOINT, Criterion::AllOf(vec![binary, settled])),
+                Rule::stalled(
+                    RULE_FIXED_POINT_JOINT,
+                    Criterion::AllOf(vec![not_moving, final_penalty]),
+                ),
+            ],
+        }
     }
 }
 
@@ -766,9 +826,12 @@ pub fn algorithm1(
     let Some(start) = alg.start()? else {
         return Ok(None);
     };
+    // the penalised objective changes with mu between iterations: neither the driver's
+    // objective test nor its monotonicity check applies; Algorithm 1's own rules do
     let rule = StoppingRule {
         max_iterations: model.scenario.max_iterations,
-        rel_tol: 0.0, // the penalty changes between iterations; stop on `done`
+        objective_test: false,
+        rules: alg.stopping_rules(),
         monotone: false,
         ..StoppingRule::default()
     };

@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::conic::SolverSettings;
 use crate::error::{IsacError, Result};
+use crate::iterate::StopReason;
 
 use super::algorithm::{algorithm1, Splitting};
 use super::model::NetworkModel;
@@ -33,6 +34,8 @@ pub struct NetworkAnswer {
     pub iterations: usize,
     pub history: Vec<f64>,
     pub binary_gap: Option<f64>,
+    /// Algorithm 1: why the iteration driver stopped.
+    pub stop_reason: Option<StopReason>,
     /// `joint`: the optimum of the convex relaxation of (8) that starts it, a lower bound
     /// of every design's total power (W).
     pub relaxation_bound: Option<f64>,
@@ -50,6 +53,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
     let fixed = sc.association.as_deref();
     let all: Vec<usize> = (0..s_count).collect();
     let (mut iterations, mut history, mut binary_gap) = (0, Vec::new(), None);
+    let mut stop_reason = None;
     let mut relaxation_bound = None;
     let (mut ao_note, mut ao_failure): (Option<String>, Option<String>) = (None, None);
     let mut candidate = match (sc.receiving_bs, fixed) {
@@ -115,17 +119,42 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
                     if splitting == Splitting::Joint {
                         relaxation_bound = Some(run.start_power);
                     }
-                    if let crate::iterate::StopReason::Failed(e) = &res.reason {
-                        ao_failure =
-                            Some(format!("{name} stopped after {iterations} iterations: {e}"));
-                    }
-                    ao_note = Some(if gap <= super::algorithm::BINARY_TOL {
-                        format!("{name} reached binary b, a after {iterations} iterations")
+                    stop_reason = Some(res.reason.clone());
+                    // why it stopped is the driver's reason; where, the final binaries
+                    let at = if gap <= super::algorithm::BINARY_TOL {
+                        "at binary b, a".to_string()
                     } else {
                         format!(
-                            "{name} stopped after {iterations} iterations at fractional b, a (largest distance from binary {gap:.3}); receiver and association rounded"
+                            "at fractional b, a (largest distance from binary {gap:.3}); receiver and association rounded"
                         )
-                    });
+                    };
+                    match &res.reason {
+                        StopReason::Failed(e) => {
+                            ao_failure =
+                                Some(format!("{name} stopped after {iterations} iterations: {e}"));
+                        }
+                        StopReason::CriteriaMet(_) => {
+                            ao_note = Some(format!(
+                                "{name} reached binary b, a after {iterations} iterations ({})",
+                                res.reason
+                            ));
+                        }
+                        StopReason::MaxIterations => {
+                            ao_note = Some(format!(
+                                "{name} reached its iteration limit ({iterations}) {at}"
+                            ));
+                        }
+                        StopReason::Stalled(rule) => {
+                            ao_note = Some(format!(
+                                "{name} stalled after {iterations} iterations ({rule}) {at}"
+                            ));
+                        }
+                        other => {
+                            ao_note = Some(format!(
+                                "{name} stopped after {iterations} iterations ({other}) {at}"
+                            ));
+                        }
+                    }
                     candidate = Some((r, assoc.clone()));
                     match splitting {
                         Splitting::Alternating => search(model, &[r], Some(&assoc), settings)?,
@@ -217,6 +246,7 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         iterations,
         history,
         binary_gap,
+        stop_reason,
         relaxation_bound,
         solve_seconds: start.elapsed().as_secs_f64(),
     })
@@ -268,6 +298,7 @@ fn no_design(status: DesignStatus, method: Method, start: Instant) -> NetworkAns
         iterations: 0,
         history: Vec::new(),
         binary_gap: None,
+        stop_reason: None,
         relaxation_bound: None,
         solve_seconds: start.elapsed().as_secs_f64(),
     }
