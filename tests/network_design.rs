@@ -414,7 +414,7 @@ fn algorithm1_at_its_iteration_cap_says_so() {
         Some(isac::iterate::StopReason::MaxIterations)
     );
     assert_eq!(a.iterations, 2);
-    if let NetworkStatus::Solved { note } = &a.status {
+    if let DesignStatus::Solved { note } = &a.status {
         assert!(note.contains("iteration limit"), "{note}");
     }
     // uncapped, the same instance stalls at the third iteration

@@ -42,6 +42,8 @@ pub struct MultistaticDesign {
     pub selection_status: Option<SelectionStatus>,
     /// Candidate sets the selection method evaluated.
     pub selection_candidates: usize,
+    /// K-means selection: whether every clustering run converged (its report).
+    pub clustering: Option<super::selection::ClusteringReport>,
     /// `U` (17) of the returned `W` (paper units: s^2 + Hz^2 for the model FIM).
     pub crb: Option<f64>,
     /// The same `U` in the paper's normalised units (`tau/dt`, `f dt`).
@@ -111,6 +113,7 @@ fn empty(status: DesignStatus, k: usize, start: Instant) -> MultistaticDesign {
         selected: Vec::new(),
         selection_status: None,
         selection_candidates: 0,
+        clustering: None,
         crb: None,
         crb_normalised: None,
         position_crb: None,
@@ -337,6 +340,7 @@ fn no_admissible_set(
     );
     d.selection_status = Some(selection.status);
     d.selection_candidates = selection.candidates;
+    d.clustering = selection.clustering.clone();
     d
 }
 
@@ -463,6 +467,7 @@ pub fn evaluate(
         selected: set.to_vec(),
         selection_status: None,
         selection_candidates: 0,
+        clustering: None,
         crb: Some(model.crb(set, &q)),
         crb_normalised: Some(model.crb_normalised(set, &q)),
         position_crb: pos,

@@ -50,6 +50,11 @@ pub fn metrics(model: &MultistaticModel, d: &MultistaticDesign) -> Metrics {
         num(d.position_crb_known_velocity),
     );
     m.insert("selected_count".into(), json!(d.selected.len()));
+    if let Some(c) = &d.clustering {
+        // K-means selection: a run that hit its iteration cap is reported, not hidden
+        m.insert("kmeans_converged".into(), json!(c.converged()));
+        m.insert("kmeans_not_converged".into(), json!(c.not_converged));
+    }
     let finite: Vec<f64> = d.rates.iter().copied().filter(|r| r.is_finite()).collect();
     let min_rate = finite.iter().copied().fold(f64::INFINITY, f64::min);
     m.insert("min_rate".into(), num(Some(min_rate)));

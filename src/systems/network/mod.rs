@@ -74,6 +74,12 @@ pub fn metrics(model: &NetworkModel, a: &NetworkAnswer) -> Metrics {
         a.design.as_ref().map_or(Value::Null, |d| json!(d.max_rank)),
     );
     m.insert("iterations".into(), json!(a.iterations));
+    m.insert(
+        "stop_reason".into(),
+        a.stop_reason
+            .as_ref()
+            .map_or(Value::Null, |r| json!(r.to_string())),
+    );
     m.insert("binary_gap".into(), a.binary_gap.map_or(Value::Null, num));
     m.insert(
         "relaxation_bound_dbm".into(),
