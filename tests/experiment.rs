@@ -710,10 +710,8 @@ fn sweeps_grids_and_rows_are_bounded() {
     let e = config_error(&src, "sweep[3]");
     assert!(e.contains("1000000000 points"), "{e}");
     // points x repetitions: 1000 points x 1001 repetitions
-    let src = format!(
-        "[experiment]\nname = \"b\"\nsystem = \"toy\"\nrepetitions = 1001\n[[sweep]]\nkey = \"x\"\nlinspace = [0, 1, 1000]\n"
-    );
-    let e = config_error(&src, "experiment.repetitions");
+    let src = "[experiment]\nname = \"b\"\nsystem = \"toy\"\nrepetitions = 1001\n[[sweep]]\nkey = \"x\"\nlinspace = [0, 1, 1000]\n";
+    let e = config_error(src, "experiment.repetitions");
     assert!(e.contains("1001000 rows"), "{e}");
     // 1000 x 1000 = 1e6 rows is the limit itself: accepted
     let src = src.replace("repetitions = 1001", "repetitions = 1000");
