@@ -7,22 +7,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
+PY=.venv/bin/python   # the project's virtual environment (scripts/install.sh)
 cargo test --quiet
 cargo clippy --quiet --all-targets -- -D warnings
 cargo build --quiet
 mkdir -p out
-python3 python/backscatter_reference.py --self-test
+"$PY" python/backscatter_reference.py --self-test
 target/debug/isac bench backscatter --cross-check out/crosscheck.json
-python3 python/backscatter_reference.py out/crosscheck.json
-python3 python/multistatic_reference.py --self-test
+"$PY" python/backscatter_reference.py out/crosscheck.json
+"$PY" python/multistatic_reference.py --self-test
 target/debug/isac bench multistatic --cross-check out/ms_crosscheck.json
-python3 python/multistatic_reference.py --problem out/ms_crosscheck.json --out out/ms_crosscheck_cvxpy.json --check-tol 1e-5
+"$PY" python/multistatic_reference.py --problem out/ms_crosscheck.json --out out/ms_crosscheck_cvxpy.json --check-tol 1e-5
 for cfg in crosscheck table2-fixed; do
     target/debug/isac solve network --input configs/network/$cfg.toml --json > out/network_$cfg.json
-    python3 python/network_reference.py out/network_$cfg.json --check-tol 1e-3
+    "$PY" python/network_reference.py out/network_$cfg.json --check-tol 1e-3
 done
 # the joint variant's design on the same small instance
 sed 's/method = "exhaustive"/method = "joint"/' configs/network/crosscheck.toml > out/network_joint.toml
 target/debug/isac solve network --input out/network_joint.toml --json > out/network_joint.json
-python3 python/network_reference.py out/network_joint.json --check-tol 1e-3
+"$PY" python/network_reference.py out/network_joint.json --check-tol 1e-3
 echo "all tests passed"

@@ -303,18 +303,54 @@ impl Input<'_> {
 }
 
 impl Input<'_> {
-    /// Rejects any key not in `allowed`, naming it and listing what `system` reads.
+    /// Rejects any key not in `allowed`, naming it and listing what `system` reads (a key
+    /// that differs from an allowed one only in case, such as `power_dBm`, gets a "did
+    /// you mean"). Nested tables are keys too: `[extra]` or a dotted `a.b` is rejected by
+    /// its top-level name, since no system reads a table-valued key.
     pub fn reject_unknown(&self, system: &str, allowed: &[&str]) -> Result<()> {
         match self.table.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(key) => Err(IsacError::input(
-                key,
-                format!(
-                    "unknown key for system \"{system}\"; allowed: {}",
-                    allowed.join(", ")
-                ),
-            )),
+            Some(key) => {
+                let hint = allowed
+                    .iter()
+                    .find(|a| a.eq_ignore_ascii_case(key))
+                    .map(|a| format!("did you mean `{a}`? "))
+                    .unwrap_or_default();
+                Err(IsacError::input(
+                    key,
+                    format!(
+                        "unknown key for system \"{system}\"; {hint}allowed: {}",
+                        allowed.join(", ")
+                    ),
+                ))
+            }
             None => Ok(()),
         }
+    }
+
+    /// An instance may name its system (`system = "..."`); any other name is an error.
+    pub fn check_system(&self, system: &str) -> Result<()> {
+        match self.table.get("system") {
+            None => Ok(()),
+            Some(v) if v.as_str() == Some(system) => Ok(()),
+            Some(_) => Err(IsacError::input(
+                "system",
+                format!("must be \"{system}\" for this solver (or omitted)"),
+            )),
+        }
+    }
+
+    /// For a system without named scenario presets: `scenario` is an error saying so and
+    /// what the defaults already are (`defaults`), instead of a bare "unknown key".
+    pub fn reject_scenario(&self, system: &str, defaults: &str) -> Result<()> {
+        if self.has("scenario") {
+            return Err(IsacError::input(
+                "scenario",
+                format!(
+                    "{system} has no named scenario presets (only backscatter has, \"I\" | \"II\"); {defaults}"
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -346,6 +382,48 @@ mod tests {
             .contains("missing"));
         let c = i.choice("a", &["y", "z"]).unwrap_err().to_string();
         assert!(c.contains("\"y\" | \"z\""), "{c}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_a_hint() {
+        let t = table("power_dBm = 20\nx = 1");
+        let e = Input::new(&t)
+            .reject_unknown("demo", &["power_dbm", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`power_dBm`") && e.contains("did you mean `power_dbm`"),
+            "{e}"
+        );
+        let t = table("x = 1\n[extra]\ny = 2");
+        let e = Input::new(&t)
+            .reject_unknown("demo", &["x", "y"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`extra`") && e.contains("allowed: x, y"), "{e}");
+        assert!(Input::new(&table("x = 1"))
+            .reject_unknown("demo", &["x"])
+            .is_ok());
+    }
+
+    #[test]
+    fn system_and_scenario_checks() {
+        let t = table("system = \"other\"\nscenario = \"I\"");
+        let i = Input::new(&t);
+        assert!(i
+            .check_system("demo")
+            .unwrap_err()
+            .to_string()
+            .contains("`system`"));
+        assert!(i.check_system("other").is_ok());
+        let e = i
+            .reject_scenario("demo", "omit it")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`scenario`") && e.contains("no named scenario presets"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -391,3 +391,87 @@ fn network_bad_input_and_infeasible() {
     assert_eq!(v["certified"], true);
     assert_eq!(v["infeasible"], 1.0, "the Fig. 4 indicator");
 }
+
+/// Issue 10, part 6: unknown keys and `scenario` through the command, for every system.
+#[test]
+fn unknown_keys_and_scenario_exit_2_for_every_system() {
+    let cases = [
+        // the issue's typo: must not silently use the default 30 dBm
+        (
+            "backscatter",
+            with("power_dbm", "power_dBm = 20.0"),
+            "power_dBm",
+        ),
+        (
+            "multistatic",
+            format!("{MULTISTATIC}\nmin_rates = 1.0\n"),
+            "min_rates",
+        ),
+        (
+            "network",
+            format!("{NETWORK}\n[extra]\npower = 1\n"),
+            "extra",
+        ),
+        (
+            "multistatic",
+            format!("{MULTISTATIC}\nscenario = \"I\"\n"),
+            "scenario",
+        ),
+        (
+            "network",
+            format!("{NETWORK}\nscenario = \"I\"\n"),
+            "scenario",
+        ),
+    ];
+    for (i, (system, body, key)) in cases.iter().enumerate() {
+        let p = write(&format!("keys{i}.toml"), body);
+        let (code, out, err) = isac(&["solve", system, "--input", &p]);
+        assert_eq!(code, 2, "{system} {key}: {out} {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("`{key}`")), "{system}: {err}");
+    }
+    // backscatter's named scenario: a file of two lines solves
+    let p = write(
+        "scenario_i.toml",
+        "system = \"backscatter\"\nscenario = \"I\"\n",
+    );
+    let (code, out, err) = isac(&["solve", "backscatter", "--input", &p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["devices"], 1);
+}
+
+/// Issue 10, part 6: an oversized sweep is a clear input error (exit 2), not an abort.
+#[test]
+fn oversized_sweeps_exit_2() {
+    let head = "[experiment]\nname = \"big\"\nsystem = \"backscatter\"\n[base]\nscenario = \"I\"\n";
+    let cases = [
+        (
+            "[[sweep]]\nkey = \"min_sum_rate\"\nlinspace = [0, 1, 1e12]\n",
+            "sweep[1].linspace",
+        ),
+        (
+            "[[sweep]]\nkey = \"min_sum_rate\"\nlinspace = [0, 1, 1000000000000]\n",
+            "sweep[1].linspace",
+        ),
+        (
+            "[[sweep]]\nkey = \"min_sum_rate\"\nlinspace = [0, 1, 1001]\n[[sweep]]\nkey = \"power_dbm\"\nlinspace = [0, 30, 1001]\n",
+            "sweep[2]",
+        ),
+    ];
+    for (i, (sweeps, key)) in cases.iter().enumerate() {
+        let p = write(&format!("big{i}.toml"), &format!("{head}{sweeps}"));
+        let out_dir = std::env::temp_dir().join(format!("isac-big-{}-{i}", std::process::id()));
+        let (code, _, err) = isac(&["run", &p, "--output", out_dir.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("`{key}`")), "{err}");
+    }
+    let p = write(
+        "bigreps.toml",
+        &head.replace("[base]", "repetitions = 1000000000000\n[base]"),
+    );
+    let (code, _, err) = isac(&["run", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`experiment.repetitions`"), "{err}");
+}

@@ -658,3 +658,96 @@ fn experiment_solver_panic_is_an_error_row() {
     assert_eq!(csv.matches("solver panicked: boom at 0.25").count(), 4);
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// The error of an experiment file, which must name `key`.
+fn config_error(src: &str, key: &str) -> String {
+    let e = ExperimentConfig::from_toml_str(src)
+        .expect_err("the file must be rejected")
+        .to_string();
+    assert!(e.contains(&format!("`{key}`")), "must name {key}: {e}");
+    e
+}
+
+const HEAD: &str = "[experiment]\nname = \"bounds\"\nsystem = \"toy\"\n";
+
+#[test]
+fn sweep_counts_must_be_positive_integers() {
+    // a count written as a float (1e12 is a float in TOML), NaN, a fraction, a negative
+    // or zero integer: each is rejected by name, not truncated or allocated
+    for n in ["1e12", "nan", "2.5", "3.0", "-4", "0", "inf"] {
+        for gen in ["linspace", "logspace"] {
+            let src = format!("{HEAD}[[sweep]]\nkey = \"x\"\n{gen} = [0, 1, {n}]\n");
+            config_error(&src, &format!("sweep[1].{gen}"));
+        }
+    }
+}
+
+#[test]
+fn sweeps_grids_and_rows_are_bounded() {
+    let max = isac::experiment::MAX_SWEEP_VALUES;
+    // one sweep over the limit, as an integer count (would otherwise allocate 1e12 floats)
+    let src = format!("{HEAD}[[sweep]]\nkey = \"x\"\nlinspace = [0, 1, 1000000000000]\n");
+    let e = config_error(&src, "sweep[1].linspace");
+    assert!(e.contains(&max.to_string()), "{e}");
+    // exactly at the limit is accepted (and nothing is solved by parsing)
+    let src = format!("{HEAD}[[sweep]]\nkey = \"x\"\nlinspace = [0, 1, {max}]\n");
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    assert_eq!(c.num_points(), max);
+    // the grid: two sweeps of 1001 values make 1002001 points > 1e6, named at sweep 2
+    let src = format!(
+        "{HEAD}[[sweep]]\nkey = \"x\"\nlinspace = [0, 1, 1001]\n[[sweep]]\nkey = \"y\"\nlinspace = [0, 1, 1001]\n"
+    );
+    let e = config_error(&src, "sweep[2]");
+    assert!(e.contains("1002001"), "{e}");
+    // eight sweeps of 1000 values (1e24 points, beyond usize): named at the first sweep
+    // that crosses the limit, 1000^3
+    let mut src = HEAD.to_string();
+    for k in 0..8 {
+        src.push_str(&format!(
+            "[[sweep]]\nkey = \"k{k}\"\nlinspace = [0, 1, 1000]\n"
+        ));
+    }
+    let e = config_error(&src, "sweep[3]");
+    assert!(e.contains("1000000000 points"), "{e}");
+    // points x repetitions: 1000 points x 1001 repetitions
+    let src = "[experiment]\nname = \"b\"\nsystem = \"toy\"\nrepetitions = 1001\n[[sweep]]\nkey = \"x\"\nlinspace = [0, 1, 1000]\n";
+    let e = config_error(src, "experiment.repetitions");
+    assert!(e.contains("1001000 rows"), "{e}");
+    // 1000 x 1000 = 1e6 rows is the limit itself: accepted
+    let src = src.replace("repetitions = 1001", "repetitions = 1000");
+    assert!(ExperimentConfig::from_toml_str(&src).is_ok());
+}
+
+#[test]
+fn repetitions_must_be_a_bounded_positive_integer() {
+    for r in [
+        "1000000000000",
+        "1e9",
+        "2.5",
+        "nan",
+        "-1",
+        "0",
+        "\"3\"",
+        "9223372036854775807",
+    ] {
+        let src = format!("[experiment]\nname = \"b\"\nsystem = \"toy\"\nrepetitions = {r}\n");
+        config_error(&src, "experiment.repetitions");
+    }
+    let src = "[experiment]\nname = \"b\"\nsystem = \"toy\"\nrepetitions = 1000000\n";
+    assert_eq!(
+        ExperimentConfig::from_toml_str(src).unwrap().repetitions,
+        1_000_000
+    );
+}
+
+#[test]
+fn explicit_value_lists_are_bounded() {
+    let max = isac::experiment::MAX_SWEEP_VALUES;
+    let values: Vec<String> = (0..=max).map(|i| i.to_string()).collect();
+    let src = format!(
+        "{HEAD}[[sweep]]\nkey = \"x\"\nvalues = [{}]\n",
+        values.join(",")
+    );
+    let e = config_error(&src, "sweep[1].values");
+    assert!(e.contains(&format!("{}", max + 1)), "{e}");
+}

@@ -1,10 +1,26 @@
 //! The experiment file: `[experiment]`, `[base]`, `[[sweep]]`, `[plot]` / `[[plot]]`.
+//!
+//! Sizes are bounded before anything is allocated: one sweep holds at most
+//! [`MAX_SWEEP_VALUES`] values, the cartesian product at most [`MAX_POINTS`] points, and
+//! points x repetitions at most [`MAX_ROWS`] rows (each row is one solve and one line of
+//! `results.csv`; the runner builds every row's instance up front). A larger experiment is
+//! an input error naming the key, not an allocation failure.
 
 use std::path::PathBuf;
 
 use toml::{Table, Value};
 
 use crate::error::{IsacError, Result};
+
+/// Most values of one `[[sweep]]` (`values`, or `n` of `linspace` / `logspace`).
+pub const MAX_SWEEP_VALUES: usize = 1_000_000;
+/// Most points of the cartesian product of all sweeps.
+pub const MAX_POINTS: usize = 1_000_000;
+/// Most result rows, points x `repetitions` (also the largest `repetitions`). A row is
+/// one solve (0.01 s to minutes): 1e6 rows is far beyond what two cores finish in a day,
+/// so the limit only catches typos such as `1e12`, yet it keeps the up-front instances
+/// within a few GB of memory.
+pub const MAX_ROWS: usize = 1_000_000;
 
 /// One `[[sweep]]`: one key (or several zipped keys) and the list of values.
 /// `values[i]` holds one value per key (a tuple for zipped keys).
@@ -190,9 +206,24 @@ fn parse_range(v: &Value, key: &str) -> Result<(f64, f64, usize)> {
         return err(key, "start and end must be finite");
     }
     match a[2] {
-        Value::Integer(n) if n >= 1 => Ok((lo, hi, n as usize)),
-        Value::Integer(_) => err(key, "n (the number of values) must be at least 1"),
-        _ => err(key, "n (the number of values) must be a positive integer"),
+        Value::Integer(n) if n >= 1 && n as u64 <= MAX_SWEEP_VALUES as u64 => {
+            Ok((lo, hi, n as usize))
+        }
+        Value::Integer(n) if n >= 1 => err(
+            key,
+            format!("n = {n} values is more than the limit of {MAX_SWEEP_VALUES} per sweep"),
+        ),
+        Value::Integer(n) => err(
+            key,
+            format!("n (the number of values) must be at least 1, got {n}"),
+        ),
+        ref v => err(
+            key,
+            format!(
+                "n (the number of values) must be a positive integer written without a decimal point or exponent (at most {MAX_SWEEP_VALUES}), got {}",
+                value_text(v)
+            ),
+        ),
     }
 }
 
@@ -241,6 +272,15 @@ fn parse_sweep(t: &Table, label: &str) -> Result<Sweep> {
     let gkey = format!("{label}.{gen}");
     let values: Vec<Vec<Value>> = if gen == "values" {
         let arr = match &t["values"] {
+            Value::Array(a) if a.len() > MAX_SWEEP_VALUES => {
+                return err(
+                    gkey,
+                    format!(
+                        "{} values is more than the limit of {MAX_SWEEP_VALUES} per sweep",
+                        a.len()
+                    ),
+                )
+            }
             Value::Array(a) if !a.is_empty() => a,
             _ => return err(gkey, "must be a non-empty array"),
         };
@@ -397,10 +437,24 @@ impl ExperimentConfig {
             Some(o) => PathBuf::from(o),
             None => PathBuf::from("out").join(&name),
         };
-        let repetitions = match opt_nonneg_int(exp, l, "repetitions")? {
+        let repetitions = match exp.get("repetitions") {
             None => 1,
-            Some(0) => return err("experiment.repetitions", "must be at least 1"),
-            Some(r) => r as usize,
+            Some(Value::Integer(r)) if *r >= 1 && *r as u64 <= MAX_ROWS as u64 => *r as usize,
+            Some(Value::Integer(r)) if *r >= 1 => {
+                return err(
+                    "experiment.repetitions",
+                    format!("{r} is more than the limit of {MAX_ROWS} rows (points x repetitions)"),
+                )
+            }
+            Some(v) => {
+                return err(
+                    "experiment.repetitions",
+                    format!(
+                        "must be an integer in [1, {MAX_ROWS}] written without a decimal point or exponent, got {}",
+                        value_text(v)
+                    ),
+                )
+            }
         };
         let seed = opt_nonneg_int(exp, l, "seed")?.unwrap_or(1);
         let common_random_numbers = match exp.get("common_random_numbers") {
@@ -430,6 +484,24 @@ impl ExperimentConfig {
                 .collect::<Result<Vec<_>>>()?,
             Some(_) => return err("sweep", "must be an array of tables `[[sweep]]`"),
         };
+        // the grid size, without overflow: stop at the first sweep that exceeds a limit
+        let mut points: usize = 1;
+        for (i, s) in sweeps.iter().enumerate() {
+            points = points.saturating_mul(s.values.len());
+            if points > MAX_POINTS {
+                return err(
+                    format!("sweep[{}]", i + 1),
+                    format!("the sweeps up to this one make {points} points, more than the limit of {MAX_POINTS}"),
+                );
+            }
+        }
+        let rows = points.saturating_mul(repetitions);
+        if rows > MAX_ROWS {
+            return err(
+                "experiment.repetitions",
+                format!("{points} points x {repetitions} repetitions = {rows} rows, more than the limit of {MAX_ROWS}"),
+            );
+        }
         let mut seen: Vec<&str> = vec![];
         for (i, s) in sweeps.iter().enumerate() {
             for k in &s.keys {

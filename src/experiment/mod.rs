@@ -38,6 +38,10 @@
 //! rows = "feasible"               # y = mean over feasible repetitions; "all": every one
 //! ```
 //!
+//! Limits (checked when the file is read): at most [`MAX_SWEEP_VALUES`] values per sweep,
+//! [`MAX_POINTS`] points in the grid and [`MAX_ROWS`] rows = points x repetitions; counts
+//! are integers written without a decimal point (`1e6` is a float in TOML).
+//!
 //! Errors name the key (`experiment.name`, `sweep[2].linspace`, `plot.colour`;
 //! `sweep[i]`/`plot[i]` count from 1). Every (point, repetition) gets the
 //! instance key `seed` = [`derive_seed`]`(seed, point, repetition)`, unless
@@ -67,7 +71,10 @@ mod config;
 mod plot;
 mod run;
 
-pub use config::{linspace, logspace, value_text, ExperimentConfig, PlotSpec, Point, Sweep};
+pub use config::{
+    linspace, logspace, value_text, ExperimentConfig, PlotSpec, Point, Sweep, MAX_POINTS, MAX_ROWS,
+    MAX_SWEEP_VALUES,
+};
 pub use plot::{ensure_font, log_tick, plot_lines, PlotStyle, Series};
 pub use run::{
     csv_field, derive_seed, plot_series, results_csv, rfc3339, run_experiment, seeds, splitmix64,

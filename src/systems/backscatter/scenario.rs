@@ -65,7 +65,8 @@ pub struct BackscatterScenario {
     pub formulation: Formulation,
 }
 
-/// Keys this system reads (the TOML may hold more).
+/// Keys this system reads; any other key is an error naming it (`seed` is accepted
+/// because experiments add it to every instance; the backscatter model draws nothing).
 pub const KEYS: &[&str] = &[
     "system",
     "scenario",
@@ -198,14 +199,8 @@ impl BackscatterScenario {
     pub fn from_table(table: &Table) -> Result<Self> {
         let table = with_scenario_defaults(table)?;
         let i = Input::new(&table);
-        if let Some(sys) = table.get("system") {
-            if sys.as_str() != Some("backscatter") {
-                return Err(IsacError::input(
-                    "system",
-                    "must be \"backscatter\" for this solver",
-                ));
-            }
-        }
+        i.check_system("backscatter")?;
+        i.reject_unknown("backscatter", KEYS)?;
         let transmitter = i.point("transmitter")?;
         let receiver = i.point("receiver")?;
         let devices = i.points("devices")?;
@@ -370,5 +365,19 @@ mod tests {
         t.remove("receiver");
         let e = BackscatterScenario::from_table(&t).unwrap_err().to_string();
         assert!(e.contains("`receiver`") && e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        // a typo must not silently fall back to the scenario's default
+        let mut t = scenario_one();
+        t.insert("power_dBm".into(), 20.0.into());
+        let e = BackscatterScenario::from_table(&t).unwrap_err().to_string();
+        assert!(e.contains("`power_dBm`") && e.contains("power_dbm"), "{e}");
+        // the keys experiments and instance files add stay accepted
+        let mut t = scenario_two();
+        t.insert("seed".into(), 7.into());
+        t.insert("scenario".into(), "II".into());
+        assert!(BackscatterScenario::from_table(&t).is_ok());
     }
 }

@@ -1,18 +1,19 @@
 //! Benchmark of one full multi-static design (selection + SCA) on the paper's K = 10
 //! setup, and the export of its SCA (Phase II) for the CVXPY peer
 //! `python/multistatic_reference.py`, which runs the same iterations from the same start.
+//!
+//! The timed pipeline is exactly the one of `isac solve multistatic`:
+//! [`super::solve_table`] = scenario -> model -> [`design`], and [`design`] is
+//! [`design_traced`] without the trace. The phase timings are the design's own
+//! [`super::design::PhaseSeconds`]; the export is built from its [`ScaTrace`].
 
-use super::design::{design_settings, select};
+use super::design::{design_settings, design_traced, ScaTrace};
 use super::model::MultistaticModel;
-use super::sca::{crb_phase, feasibility_phase, ScaProblem};
 use super::scenario::MultistaticScenario;
-use crate::error::Result;
-use crate::iterate::StoppingRule;
+use crate::error::{IsacError, Result};
 use crate::C64;
 use faer::Mat;
 use serde_json::{json, Value};
-use std::time::Instant;
-
 /// The benchmark instance: Section VI-A defaults (K = 10, N_t = 10, N_r = 2, L = 2),
 /// `|G| = 2`, `R_th = 0.5` bit/s/Hz (the setting the issue timed CVXPY on), SCA relative
 /// tolerance 1e-6.
@@ -57,79 +58,74 @@ min_rate = 2.0
 sca_tolerance = 1e-7
 "#;
 
-/// Runs the design of `instance` `repeat` times and keeps the fastest.
+/// The export of one SCA for the CVXPY peer (format `isac-multistatic-sca/1`).
+fn export(model: &MultistaticModel, trace: &ScaTrace, sca_seconds: f64) -> Value {
+    let (problem, phase2) = (&trace.problem, &trace.phase2);
+    let parts = |f: fn(&C64) -> f64| -> Vec<Vec<Vec<f64>>> {
+        problem
+            .channels
+            .iter()
+            .map(|g| {
+                (0..g.nrows())
+                    .map(|r| (0..g.ncols()).map(|c| f(&g[(r, c)])).collect())
+                    .collect()
+            })
+            .collect()
+    };
+    json!({
+        "format": "isac-multistatic-sca/1",
+        "nt": model.scenario.tx_antennas,
+        "nr": model.scenario.rx_antennas,
+        "receivers": model.receivers(),
+        "selected": problem.selected,
+        "min_rate_bits": problem.min_rate,
+        "sensing_direction": {
+            "re": problem.sensing_direction.iter().map(|z| z.re).collect::<Vec<_>>(),
+            "im": problem.sensing_direction.iter().map(|z| z.im).collect::<Vec<_>>(),
+        },
+        "channels": {"re": parts(|z| z.re), "im": parts(|z| z.im)},
+        "initial": trace.start.iter().map(matrix_json).collect::<Vec<_>>(),
+        "max_iterations": trace.rule.max_iterations,
+        "rel_tol": trace.rule.rel_tol,
+        "isac": {
+            "objective_history": phase2.history.iter().map(|h| h.objective).collect::<Vec<_>>(),
+            "seconds": sca_seconds,
+            "iterations": phase2.iterations(),
+            "stop_reason": format!("{:?}", phase2.reason),
+            "final_q": phase2.state.iter().map(matrix_json).collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// Runs the design of `instance` `repeat` times (the pipeline of `isac solve
+/// multistatic`, model construction excluded as in `solve_seconds`) and keeps the
+/// fastest. An error if the instance's design takes no SCA (infeasible, or the exact
+/// rank-one program): there is then no SCA to time or export.
 pub fn bench_design(instance: &str, repeat: usize) -> Result<BenchResult> {
     let table: toml::Table = instance.parse().expect("embedded instance is valid TOML");
     let model = MultistaticModel::new(MultistaticScenario::from_table(&table)?);
     let settings = design_settings();
-    let rule = StoppingRule {
-        max_iterations: model.scenario.sca_max_iterations,
-        rel_tol: model.scenario.sca_tolerance,
-        ..StoppingRule::default()
-    };
     let mut best: Option<BenchResult> = None;
     for _ in 0..repeat.max(1) {
-        let t0 = Instant::now();
-        let k = model.receivers();
-        let comm_only = ScaProblem {
-            channels: model.scaled_channels(),
-            sensing_direction: model.sensing_direction.clone(),
-            selected: vec![true; k],
-            min_rate: model.scenario.min_rate,
+        let (d, trace) = design_traced(&model, &settings)?;
+        let Some(trace) = trace else {
+            return Err(IsacError::Numerical(format!(
+                "the benchmark instance's design ran no SCA (status {}, method {}): nothing to time",
+                d.status.as_str(),
+                d.method
+            )));
         };
-        let phase1 = feasibility_phase(&comm_only, &settings, &rule)?;
-        let t1 = Instant::now();
-        let p_t = model.scenario.power_budget;
-        let w_bar: Vec<Mat<C64>> = phase1
-            .state
-            .iter()
-            .map(|q| Mat::from_fn(q.nrows(), q.ncols(), |r, c| q[(r, c)] * p_t))
-            .collect();
-        let selection = select(&model, &w_bar)?;
-        let t2 = Instant::now();
-        let problem = ScaProblem {
-            selected: model.mask(&selection.set),
-            ..comm_only
-        };
-        let phase2 = crb_phase(&problem, phase1.state.clone(), &settings, &rule);
-        let t3 = Instant::now();
-        let sca_seconds = (t3 - t2).as_secs_f64();
-        let export = json!({
-            "format": "isac-multistatic-sca/1",
-            "nt": model.scenario.tx_antennas,
-            "nr": model.scenario.rx_antennas,
-            "receivers": k,
-            "selected": problem.selected,
-            "min_rate_bits": problem.min_rate,
-            "sensing_direction": {
-                "re": problem.sensing_direction.iter().map(|z| z.re).collect::<Vec<_>>(),
-                "im": problem.sensing_direction.iter().map(|z| z.im).collect::<Vec<_>>(),
-            },
-            "channels": {
-                "re": problem.channels.iter().map(|g| (0..g.nrows()).map(|r| (0..g.ncols()).map(|c| g[(r, c)].re).collect::<Vec<_>>()).collect::<Vec<_>>()).collect::<Vec<_>>(),
-                "im": problem.channels.iter().map(|g| (0..g.nrows()).map(|r| (0..g.ncols()).map(|c| g[(r, c)].im).collect::<Vec<_>>()).collect::<Vec<_>>()).collect::<Vec<_>>(),
-            },
-            "initial": phase1.state.iter().map(matrix_json).collect::<Vec<_>>(),
-            "max_iterations": rule.max_iterations,
-            "rel_tol": rule.rel_tol,
-            "isac": {
-                "objective_history": phase2.history.iter().map(|h| h.objective).collect::<Vec<_>>(),
-                "seconds": sca_seconds,
-                "iterations": phase2.iterations(),
-                "stop_reason": format!("{:?}", phase2.reason),
-                "final_q": phase2.state.iter().map(matrix_json).collect::<Vec<_>>(),
-            },
-        });
+        let t = d.phase_seconds;
         let r = BenchResult {
-            feasibility_seconds: (t1 - t0).as_secs_f64(),
-            selection_seconds: (t2 - t1).as_secs_f64(),
-            sca_seconds,
-            total_seconds: (t3 - t0).as_secs_f64(),
-            feasibility_iterations: phase1.iterations(),
-            sca_iterations: phase2.iterations(),
-            selected: selection.set.clone(),
-            final_gain: phase2.objective,
-            export,
+            feasibility_seconds: t.feasibility,
+            selection_seconds: t.selection,
+            sca_seconds: t.sca,
+            total_seconds: d.solve_seconds,
+            feasibility_iterations: d.feasibility_iterations,
+            sca_iterations: d.sca_iterations,
+            selected: d.selected.clone(),
+            final_gain: trace.phase2.objective,
+            export: export(&model, &trace, t.sca),
         };
         if best
             .as_ref()

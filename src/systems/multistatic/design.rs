@@ -23,7 +23,7 @@ use super::selection::{
 };
 use crate::conic::SolverSettings;
 use crate::error::Result;
-use crate::iterate::{StopReason, StoppingRule};
+use crate::iterate::{IterationResult, StopReason, StoppingRule};
 use crate::linalg::hermitian_eigen;
 use crate::C64;
 use faer::Mat;
@@ -75,6 +75,29 @@ pub struct MultistaticDesign {
     pub min_rate_slack: Option<f64>,
     pub power_excess: Option<f64>,
     pub solve_seconds: f64,
+    /// Wall-clock seconds of the phases inside `solve_seconds`.
+    pub phase_seconds: PhaseSeconds,
+}
+
+/// Seconds of the SCA path of [`design`]: the capacity certificate and Phase I, the
+/// selection, and Phase II; recovery and re-check make up the rest of `solve_seconds`.
+/// Zero for a phase that did not run (all zero on the exact rank-one path).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseSeconds {
+    pub feasibility: f64,
+    pub selection: f64,
+    pub sca: f64,
+}
+
+/// What Phase II of an SCA design solved, for `isac bench multistatic`'s export to the
+/// CVXPY peer: the problem (selected set, scaled channels), its start (the Phase I
+/// point), the stopping rule and the SCA's own run.
+#[derive(Debug, Clone)]
+pub struct ScaTrace {
+    pub problem: ScaProblem,
+    pub start: Vec<Mat<C64>>,
+    pub rule: StoppingRule,
+    pub phase2: IterationResult<Vec<Mat<C64>>>,
 }
 
 /// Solver settings of the SCA subproblems: Clarabel's defaults except no row
@@ -132,6 +155,7 @@ fn empty(status: DesignStatus, k: usize, start: Instant) -> MultistaticDesign {
         min_rate_slack: None,
         power_excess: None,
         solve_seconds: start.elapsed().as_secs_f64(),
+        phase_seconds: PhaseSeconds::default(),
     }
 }
 
@@ -219,6 +243,14 @@ pub fn recover_beamformer(q: &Mat<C64>, streams: usize, power_budget: f64) -> (M
 
 /// Solves the design problem (23)-(27) of a model: selection, SCA, recovery, re-check.
 pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<MultistaticDesign> {
+    design_traced(model, settings).map(|(d, _)| d)
+}
+
+/// [`design`] (it is the same pipeline) and, when Phase II of the SCA ran, its trace.
+pub fn design_traced(
+    model: &MultistaticModel,
+    settings: &SolverSettings,
+) -> Result<(MultistaticDesign, Option<ScaTrace>)> {
     let start = Instant::now();
     let s = &model.scenario;
     let k = model.receivers();
@@ -232,14 +264,15 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
                 "receiver {n} reaches at most {c:.4} bit/s/Hz alone at full power, below min_rate = {}",
                 s.min_rate
             );
-            return Ok(empty(
+            let d = empty(
                 DesignStatus::Infeasible {
                     reason,
                     certified: true,
                 },
                 k,
                 start,
-            ));
+            );
+            return Ok((d, None));
         }
     }
     // Phase I on the communication streams (selection-independent, Q_0 = 0)
@@ -252,13 +285,14 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
     if s.beamforming == Beamforming::Auto {
         if let Some(factors) = rank_one_factors(&channels) {
             if let Some(d) = design_rank_one(model, &comm_only, &factors, start)? {
-                return Ok(d);
+                return Ok((d, None));
             }
             // the exact program's point failed the true-rate re-check (interference nulls
             // deeper than the solver's accuracy at high SNR): the SCA instead
         }
     }
     let phase1 = feasibility_phase(&comm_only, settings, &rule(model))?;
+    let t_phase1 = start.elapsed().as_secs_f64();
     let slack = comm_only.min_rate_slack(&phase1.state);
     if slack < 0.0 {
         let mut d = empty(
@@ -274,14 +308,18 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
             start,
         );
         d.feasibility_iterations = phase1.iterations();
-        return Ok(d);
+        d.phase_seconds.feasibility = t_phase1;
+        return Ok((d, None));
     }
     let w_bar: Vec<Mat<C64>> = phase1.state.iter().map(|q| scaled(q, p_t)).collect();
     let selection = select(model, &w_bar)?;
+    let t_selection = start.elapsed().as_secs_f64();
     if selection.status == SelectionStatus::Infeasible {
         let mut d = no_admissible_set(model, &selection, start);
         d.feasibility_iterations = phase1.iterations();
-        return Ok(d);
+        d.phase_seconds.feasibility = t_phase1;
+        d.phase_seconds.selection = t_selection - t_phase1;
+        return Ok((d, None));
     }
     let set = selection.set.clone();
     let problem = ScaProblem {
@@ -289,6 +327,7 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
         ..comm_only
     };
     let phase2 = crb_phase(&problem, phase1.state.clone(), settings, &rule(model));
+    let t_phase2 = start.elapsed().as_secs_f64();
     let mut d = recover(model, &set, &selection, &phase2.state);
     d.feasibility_iterations = phase1.iterations();
     d.sca_iterations = phase2.iterations();
@@ -317,7 +356,18 @@ pub fn design(model: &MultistaticModel, settings: &SolverSettings) -> Result<Mul
         )),
     };
     d.solve_seconds = start.elapsed().as_secs_f64();
-    Ok(d)
+    d.phase_seconds = PhaseSeconds {
+        feasibility: t_phase1,
+        selection: t_selection - t_phase1,
+        sca: t_phase2 - t_selection,
+    };
+    let trace = ScaTrace {
+        problem,
+        start: phase1.state,
+        rule: rule(model),
+        phase2,
+    };
+    Ok((d, Some(trace)))
 }
 
 /// The answer when no receiver set meets the cost limit (a certified infeasibility).
@@ -486,5 +536,6 @@ pub fn evaluate(
         min_rate_slack: Some(min_slack),
         power_excess: Some(power - s.power_budget),
         solve_seconds: 0.0,
+        phase_seconds: PhaseSeconds::default(),
     }
 }

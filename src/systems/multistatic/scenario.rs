@@ -131,7 +131,7 @@ pub struct MultistaticScenario {
     pub sca_tolerance: f64,
 }
 
-/// Keys this system reads (the TOML may hold more).
+/// Keys this system reads; any other key is an error naming it.
 pub const KEYS: &[&str] = &[
     "system",
     "transmitter",
@@ -208,6 +208,11 @@ impl MultistaticScenario {
     /// Parses and validates an input table. Every error names its key.
     pub fn from_table(table: &Table) -> Result<Self> {
         let i = Input::new(table);
+        i.check_system("multistatic")?;
+        i.reject_scenario(
+            "multistatic",
+            "every default already is the paper's Section VI-A setup (K = 10 receivers dropped 1-100 m around the TR, target at (20, 40) m, 30 dBm, N_t = 10, N_r = 2): omit `scenario` and give only the keys you change",
+        )?;
         i.reject_unknown("multistatic", KEYS)?;
         let transmitter = if i.has("transmitter") {
             i.point("transmitter")?

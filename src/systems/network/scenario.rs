@@ -114,7 +114,7 @@ pub struct NetworkScenario {
     pub max_iterations: usize,
 }
 
-/// Keys of `isac solve network`.
+/// Keys of `isac solve network`; any other key is an error naming it.
 pub const KEYS: &[&str] = &[
     "system",
     "base_stations",
@@ -181,6 +181,11 @@ impl NetworkScenario {
     pub fn from_table(table: &Table) -> Result<Self> {
         use rand::SeedableRng;
         let i = Input::new(table);
+        i.check_system("network")?;
+        i.reject_scenario(
+            "network",
+            "the defaults already are the paper's Section IV setup of Table II / Fig. 2 (4 BSs, 5 users and the target at fixed positions, Table I parameters); `user_count = 5` gives the random drops of Figs. 3-4: omit `scenario`",
+        )?;
         i.reject_unknown("network", KEYS)?;
         let base_stations = if i.has("base_stations") {
             i.points("base_stations")?
