@@ -826,6 +826,21 @@ fn gate(claim: Status, violation: Violation, tol: f64) -> Status {
     }
 }
 
+extern "C" {
+    /// OpenBLAS (linked by `openblas-src`): number of BLAS/LAPACK threads.
+    fn openblas_set_num_threads(n: std::os::raw::c_int);
+}
+
+/// Clarabel's PSD cones call LAPACK (OpenBLAS) on matrices of a few dozen rows; OpenBLAS'
+/// own thread pool only adds synchronisation there (measured: 10x the system time on the
+/// multi-static SCA) and would compete with `isac`'s rayon parallelism over instances.
+/// Set once, before the first solve.
+fn single_threaded_blas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: a plain setter of OpenBLAS' global thread count, called once.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -870,19 +885,4 @@ mod tests {
         };
         assert_eq!(gate(inf.clone(), v, 1e-5), inf);
     }
-}
-
-extern "C" {
-    /// OpenBLAS (linked by `openblas-src`): number of BLAS/LAPACK threads.
-    fn openblas_set_num_threads(n: std::os::raw::c_int);
-}
-
-/// Clarabel's PSD cones call LAPACK (OpenBLAS) on matrices of a few dozen rows; OpenBLAS'
-/// own thread pool only adds synchronisation there (measured: 10x the system time on the
-/// multi-static SCA) and would compete with `isac`'s rayon parallelism over instances.
-/// Set once, before the first solve.
-fn single_threaded_blas() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: a plain setter of OpenBLAS' global thread count, called once.
-    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
 }
