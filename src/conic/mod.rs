@@ -42,7 +42,7 @@
 //! `Inaccurate`; the first answer that is not is returned. Systems put their
 //! retries there instead of in their own loops.
 //!
-//! # Scaling: callers must pass well-scaled data (no row normalisation)
+//! # Scaling: callers must pass well-scaled data (row normalisation is opt-in)
 //! Clarabel equilibrates the problem (modified Ruiz scaling of the rows and
 //! columns of `A`, uniform within each cone block since cone membership is
 //! invariant only under positive scaling of the whole block), but
@@ -50,19 +50,22 @@
 //! powers in units of the budget, normalise Fisher-information matrices (e.g.
 //! by their trace or largest eigenvalue) and keep objective coefficients O(1).
 //!
-//! The layer used to divide each scalar row (and each cone block, by one
-//! factor) by the inf-norm of its coefficients before calling Clarabel. It was
-//! removed: it is a one-step version of the equilibration Clarabel already
-//! performs (so it could only change the starting point of that iteration,
-//! not what it can reach), and on every system it made things worse — it
-//! scaled scalar rows independently of the PSD and exponential blocks they
-//! are balanced against, which made Clarabel stall at `AlmostSolved`
-//! (backscatter, Scenario II with a rate constraint), let `AlmostSolved`
-//! answers violate log-det rows by up to `1e-2` (multi-static SCA) and end in
-//! `NumericalError` (network, pure-SINR case). All three systems had turned
-//! it off. Row scaling never changed the primal solution, so no result
-//! depends on its removal; the violation measures are invariant under row
-//! scaling by construction.
+//! [`SolverSettings::normalize_rows`] divides each scalar row (and each cone
+//! block, by one common positive factor) by the inf-norm of its coefficients
+//! before calling Clarabel. It used to be on by default and every system
+//! turned it off: it scales scalar rows independently of the PSD and
+//! exponential blocks they are balanced against, which made Clarabel stall at
+//! `AlmostSolved` (backscatter, Scenario II with a rate constraint), let
+//! `AlmostSolved` answers violate log-det rows by up to `1e-2` (multi-static
+//! SCA; those answers were accepted because the re-check ran only for
+//! `Solved`) and end in `NumericalError` (network, pure-SINR case). It is now
+//! **off by default** and offered as [`Fallback::NormalizeRows`]: since every
+//! answer, reduced accuracy included, passes the violation gate in the user's
+//! unscaled terms, a normalised solve can no longer return a violated point
+//! as optimal, and on data spanning 18 orders of magnitude (`tests/conic.rs`,
+//! `badly_scaled_problem_is_consistent`) it recovers the optimum where
+//! Clarabel alone returns a bogus unboundedness certificate (rejected by the
+//! check). Row scaling never changes the primal solution.
 //!
 //! # Problem identity
 //! Every [`Problem`] has a unique id; its variables (scalars, vectors,

@@ -78,7 +78,7 @@ pub struct BackscatterDesign {
 
 /// Solver settings of the backscatter design: the conic layer's defaults (Clarabel's
 /// tolerances, 1e-8), no fallbacks. The problem is scaled by construction (module doc);
-/// the conic layer's former generic row normalisation (now removed), which scaled the
+/// the conic layer's generic row normalisation (now off by default), which scaled the
 /// scalar rows separately from the PSD and exponential blocks, made Clarabel stall at a
 /// dual residual of ~2e-8 ("almost solved") on rate-constrained Scenario II instances
 /// that solve cleanly without it.

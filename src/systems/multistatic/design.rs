@@ -108,7 +108,7 @@ pub struct MultistaticDesign {
 /// 1e-7 and a feasibility tolerance of 1e-6 (the primal residual of the exp cones stalls
 /// at a few 1e-7: at Clarabel's 1e-8 every step ends AlmostSolved after two idle
 /// iterations), and one fallback to Clarabel's default tolerances when a subproblem's
-/// answer is inaccurate. (The conic layer's former row normalisation, removed, let
+/// answer is inaccurate. (The conic layer's row normalisation, now off by default, let
 /// AlmostSolved answers violate the log-det rows by up to 1e-2 on the paper's setup.)
 /// Every iterate's rates and power are re-checked exactly by the SCA driver.
 pub fn design_settings() -> SolverSettings {

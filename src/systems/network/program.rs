@@ -85,8 +85,8 @@ pub fn program_settings() -> SolverSettings {
         tol_infeas_abs: 1e-7,
         tol_infeas_rel: 1e-7,
         // a second linear-system backend takes a different path through the iterations
-        // when an answer is inaccurate (the conic layer's former row normalisation, now
-        // removed, made Clarabel fail on these SDPs: numerical error on the pure-SINR case)
+        // when an answer is inaccurate (the conic layer's row normalisation, off by
+        // default, makes Clarabel fail on these SDPs: numerical error on the pure-SINR case)
         fallbacks: vec![Fallback::DirectSolveMethod("qdldl".into())],
         // looser iterative refinement: faster, and it solves instances the default stalls
         // on ("insufficient progress" near the CRLB floor)
