@@ -178,8 +178,8 @@ fn global_optimum(m: &MultistaticModel, data: &[(f64, Vec<C64>)], set: &[usize])
     p.maximize(obj);
     let sol = p.solve(&SolverSettings::default()).unwrap();
     match sol.status {
-        Status::Optimal => Some(sol.objective),
-        Status::Infeasible => None,
+        Status::Optimal { .. } => Some(sol.objective),
+        Status::Infeasible { .. } => None,
         other => panic!(
             "global optimum (rate {}, set {set:?}): {other:?} {}",
             s.min_rate, sol.objective

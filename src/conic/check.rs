@@ -1,45 +1,155 @@
 //! Re-evaluation of every user constraint at a point, in the user's own terms.
 //!
-//! Each measure is a *relative* violation, `>= 0`, zero when satisfied:
+//! Each constraint gets two measures, both `>= 0` and zero when it holds:
+//! the **absolute** violation, in the constraint's own units, and the
+//! **scaled** violation, the absolute one divided by the size of the
+//! quantities that make up the constraint *at the point*. The solve gate
+//! ([`SolverSettings::violation_tol`](super::SolverSettings::violation_tol))
+//! compares the scaled one.
 //!
-//! | constraint            | violation                                               |
-//! |-----------------------|---------------------------------------------------------|
-//! | `e = 0`               | `|e| / (1 + mag(e))`, `e` divided by its data scale     |
-//! | `e >= 0`              | `max(0, -e) / (1 + mag(e))`, `e` divided by its data scale |
-//! | `||x|| <= t`          | `max(0, ||x|| - t) / (1 + max(|t|, ||x||))`, all divided by the block's data scale |
-//! | `y e^{x/y} <= z`      | `max(0, x - y log(z/y)) / (1 + |x| + |y log(z/y)|)`, plus sign violations of `y, z` |
-//! | `M >= 0`              | `max(0, -lambda_min(M)) / (1 + max |lambda(M)|)`, `M` divided by its data scale |
-//! | `log det M >= t`      | `max(0, t - sum log lambda_i) / (1 + |t|)`; `inf` if `M` is not PD |
-//! | `t >= 1/x`            | `max(0, 1/x - t) / (1 + |t|)`; `inf` if `x <= 0`         |
-//! | `t >= tr U^{-1}`      | `max(0, sum 1/lambda_i - t) / (1 + |t|)`; `inf` if `U` is not PD |
+//! | constraint            | absolute                        | scaled                                                  |
+//! |-----------------------|---------------------------------|---------------------------------------------------------|
+//! | `e = 0`               | `|e|`                           | `|e| / S(e)`                                             |
+//! | `e >= 0`              | `max(0, -e)`                    | `max(0, -e) / S(e)`                                      |
+//! | `||x|| <= t`          | `max(0, ||x|| - t)`             | absolute `/ max(mag(t) + ||(mag(x_i))||, floor)`          |
+//! | `y e^{x/y} <= z`      | `max(0, x - y log(z/y))` + sign parts `max(0,-y)`, `max(0,-z)` | each part over `max(mag, floor)` of its terms |
+//! | `M >= 0`              | `max(0, -lambda_min(M))`        | `max(0, -lambda_min(D^-1 M D^-1))`, `D_ii^2 = max(mag(M_ii), floor)` |
+//! | `log det M >= t`      | `max(0, t - log det M)` (nats); `inf` if `M` is not PD | absolute `/ max(1, |t|)`      |
+//! | `t >= 1/x`            | `max(0, 1/x - t)`; `inf` if `x <= 0` | absolute `/ (|t| + 1/x)`                            |
+//! | `t >= tr U^{-1}`      | `max(0, tr U^{-1} - t)`; `inf` if `U` is not PD | absolute `/ (|t| + tr U^{-1})`           |
 //!
-//! where `mag(e) = |c| + sum_k |a_k x_k|` is the size of the terms that cancel
-//! and the data scale of a constraint is `max(max_k |a_k|, |c|)` over its
-//! expressions (so the measures do not depend on how a row is scaled).
+//! Here `mag(e) = |c| + sum_k |a_k x_k|` is the size of the terms of `e` at the
+//! point and `S(e) = max(mag(e), floor)`. The floor,
+//! `FLOOR_REL * max_k |a_k| * max(1, ||x||_inf)` with `FLOOR_REL = 1e-3`, only
+//! matters where every term of a row vanishes at the point (`x_k >= 0` at
+//! `x_k = -1e-12`): there a residual is judged against the solver's own
+//! accuracy, since Clarabel's residuals are `~1e-8 ||a|| max(1, ||x||)` and
+//! `1e-8 / 1e-3` is the default gate `1e-5`.
+//!
+//! Why not `|e| / (1 + |e|)` or a scale from the data alone: a row
+//! `1e6 x >= 1` at `x = 0` is violated by `1` (the whole right-hand side);
+//! divided by its data scale `1e6` and then by `1 + ...` that is `1e-6` and
+//! passes, while `|e| / mag(e) = 1 / 1 = 1` fails it. The measures are
+//! invariant under positive rescaling of a row, of a cone block, and (LMIs)
+//! under congruence by a positive diagonal `D`, which keeps a violation in a
+//! small direction of `M` (a Schur complement `[[J, e],[e', t]]` with
+//! `J ~ 1e6`, `t ~ 1`) from hiding behind its large eigenvalues. `log det` is
+//! already dimensionless: an absolute violation `v` means `det M` falls short
+//! of `e^t` by the fraction `1 - e^{-v} ~ v`.
 //!
 //! For an unboundedness certificate (a direction `d`), the recession
 //! constraints are checked instead ([`recession`]): every expression loses its
 //! constant, log-det/inverse constraints become their PSD/sign parts.
-//! Eigenvalues come from faer's self-adjoint eigensolver; a non-finite entry or
-//! an eigensolver failure gives `inf`.
+//! Eigenvalues come from faer's self-adjoint eigensolver; a non-finite entry,
+//! an eigensolver failure or a `NaN` gives `inf`.
 
 use faer::{Mat, Side};
 
 use super::expr::{Affine, AffineMatrix, ComplexAffine, ComplexAffineMatrix};
-use super::problem::{ConstraintKind, Problem};
+use super::problem::{ConstraintId, ConstraintKind, Problem};
 use crate::C64;
 
-fn sym_eigenvalues(m: &AffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
+/// Relative floor of the scale of a residual (module doc).
+const FLOOR_REL: f64 = 1e-3;
+
+/// Violation of one constraint at a point (module doc).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measure {
+    /// In the constraint's own units.
+    pub absolute: f64,
+    /// Relative to the size of the constraint's terms at the point.
+    pub scaled: f64,
+}
+
+impl Measure {
+    const ZERO: Measure = Measure {
+        absolute: 0.0,
+        scaled: 0.0,
+    };
+    const INF: Measure = Measure {
+        absolute: f64::INFINITY,
+        scaled: f64::INFINITY,
+    };
+
+    fn new(absolute: f64, scale: f64) -> Measure {
+        let scaled = if absolute == 0.0 {
+            0.0
+        } else {
+            absolute / scale
+        };
+        Measure { absolute, scaled }.sanitized()
+    }
+
+    fn sanitized(self) -> Measure {
+        if self.absolute.is_nan() || self.scaled.is_nan() {
+            Measure::INF
+        } else {
+            self
+        }
+    }
+}
+
+/// The largest violation over all constraints of a problem at a point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Violation {
+    /// Absolute violation of the worst constraint, in its own units.
+    pub absolute: f64,
+    /// Largest scaled violation (the one the gate compares).
+    pub scaled: f64,
+    /// The constraint with the largest scaled violation (`None` when all hold).
+    pub worst: Option<ConstraintId>,
+}
+
+impl Violation {
+    /// No constraint violated.
+    pub const NONE: Violation = Violation {
+        absolute: 0.0,
+        scaled: 0.0,
+        worst: None,
+    };
+
+    /// Worst of a list of per-constraint measures.
+    pub(crate) fn worst_of(measures: &[Measure]) -> Violation {
+        let mut out = Violation::NONE;
+        for (i, m) in measures.iter().enumerate() {
+            if m.scaled > out.scaled
+                || (m.scaled.is_infinite() && out.worst.is_none() && m.scaled > 0.0)
+            {
+                out = Violation {
+                    absolute: m.absolute,
+                    scaled: m.scaled,
+                    worst: Some(ConstraintId(i)),
+                };
+            }
+        }
+        out
+    }
+}
+
+/// Scale-related facts of the point: `max(1, ||x||_inf)`.
+fn point_size(x: &[f64]) -> f64 {
+    x.iter().fold(1.0f64, |m, v| m.max(v.abs()))
+}
+
+fn floor<'a>(rows: impl IntoIterator<Item = &'a Affine>, size: f64) -> f64 {
+    let c = rows
+        .into_iter()
+        .fold(0.0f64, |m, e| m.max(e.coef_inf_norm()));
+    FLOOR_REL * c * size
+}
+
+fn sym_values(m: &AffineMatrix, x: &[f64]) -> Option<Mat<f64>> {
     let n = m.len();
     let v = Mat::<f64>::from_fn(n, n, |i, j| m[i][j].eval(x));
     if !v.col_iter().all(|c| c.iter().all(|e| e.is_finite())) {
         return None;
     }
-    let v = Mat::<f64>::from_fn(n, n, |i, j| 0.5 * (v[(i, j)] + v[(j, i)]));
-    v.self_adjoint_eigenvalues(Side::Lower).ok()
+    Some(Mat::<f64>::from_fn(n, n, |i, j| {
+        0.5 * (v[(i, j)] + v[(j, i)])
+    }))
 }
 
-fn herm_eigenvalues(m: &ComplexAffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
+fn herm_values(m: &ComplexAffineMatrix, x: &[f64]) -> Option<Mat<C64>> {
     let n = m.len();
     let v = Mat::<C64>::from_fn(n, n, |i, j| m[i][j].eval(x));
     if !v
@@ -48,129 +158,196 @@ fn herm_eigenvalues(m: &ComplexAffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
     {
         return None;
     }
-    let v = Mat::<C64>::from_fn(n, n, |i, j| (v[(i, j)] + v[(j, i)].conj()) * 0.5);
-    v.self_adjoint_eigenvalues(Side::Lower).ok()
+    Some(Mat::<C64>::from_fn(n, n, |i, j| {
+        (v[(i, j)] + v[(j, i)].conj()) * 0.5
+    }))
 }
 
-/// Scale of the data of a constraint: `max(max_k |a_k|, |c|)` over its
-/// expressions (1 if all are zero). Dividing by it makes the measures invariant
-/// under positive rescaling of the constraint (a row `1e-9 y >= 2e-9` is judged
-/// like `y >= 2`).
-fn data_scale<'a>(rows: impl IntoIterator<Item = &'a Affine>) -> f64 {
-    let m = rows.into_iter().fold(0.0f64, |m, e| {
-        m.max(e.coef_inf_norm()).max(e.constant_term().abs())
-    });
-    if m > 0.0 && m.is_finite() {
-        m
-    } else {
-        1.0
+fn sym_eigenvalues(m: &AffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
+    sym_values(m, x)?.self_adjoint_eigenvalues(Side::Lower).ok()
+}
+
+fn herm_eigenvalues(m: &ComplexAffineMatrix, x: &[f64]) -> Option<Vec<f64>> {
+    herm_values(m, x)?
+        .self_adjoint_eigenvalues(Side::Lower)
+        .ok()
+}
+
+fn lambda_min(eig: Option<Vec<f64>>) -> Option<f64> {
+    let l = eig?;
+    Some(l.iter().cloned().fold(f64::INFINITY, f64::min))
+}
+
+/// `M >= 0` for a real symmetric `M` (module table): `d[i]^2` is the floored
+/// magnitude of `M_ii`.
+fn psd_measure_sym(m: &AffineMatrix, x: &[f64], size: f64) -> Measure {
+    let n = m.len();
+    if n == 0 {
+        return Measure::ZERO;
     }
-}
-
-fn psd_violation(eig: Option<Vec<f64>>, scale: f64) -> f64 {
-    match eig {
-        None => f64::INFINITY,
-        Some(l) if l.is_empty() => 0.0,
-        Some(l) => {
-            let l: Vec<f64> = l.iter().map(|v| v / scale).collect();
-            let lmin = l.iter().cloned().fold(f64::INFINITY, f64::min);
-            let lmax = l.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            (-lmin).max(0.0) / (1.0 + lmax)
+    let Some(v) = sym_values(m, x) else {
+        return Measure::INF;
+    };
+    let fl = floor(m.iter().flatten(), size);
+    let d: Vec<f64> = (0..n)
+        .map(|i| m[i][i].magnitude(x).max(fl).sqrt())
+        .collect();
+    let abs = lambda_min(v.self_adjoint_eigenvalues(Side::Lower).ok());
+    let w = Mat::<f64>::from_fn(n, n, |i, j| {
+        if d[i] > 0.0 && d[j] > 0.0 {
+            v[(i, j)] / (d[i] * d[j])
+        } else {
+            v[(i, j)]
         }
+    });
+    let scaled = lambda_min(w.self_adjoint_eigenvalues(Side::Lower).ok());
+    match (abs, scaled) {
+        (Some(a), Some(s)) => Measure {
+            absolute: (-a).max(0.0),
+            scaled: (-s).max(0.0),
+        }
+        .sanitized(),
+        _ => Measure::INF,
     }
 }
 
-fn log_det_violation(eig: Option<Vec<f64>>, t: f64) -> f64 {
+/// `M >= 0` for a complex Hermitian `M`, as [`psd_measure_sym`].
+fn psd_measure_herm(m: &ComplexAffineMatrix, x: &[f64], size: f64) -> Measure {
+    let n = m.len();
+    if n == 0 {
+        return Measure::ZERO;
+    }
+    let Some(v) = herm_values(m, x) else {
+        return Measure::INF;
+    };
+    let fl = floor(m.iter().flatten().flat_map(|e| [&e.re, &e.im]), size);
+    let d: Vec<f64> = (0..n)
+        .map(|i| m[i][i].re.magnitude(x).max(fl).sqrt())
+        .collect();
+    let abs = lambda_min(v.self_adjoint_eigenvalues(Side::Lower).ok());
+    let w = Mat::<C64>::from_fn(n, n, |i, j| {
+        if d[i] > 0.0 && d[j] > 0.0 {
+            v[(i, j)] / (d[i] * d[j])
+        } else {
+            v[(i, j)]
+        }
+    });
+    let scaled = lambda_min(w.self_adjoint_eigenvalues(Side::Lower).ok());
+    match (abs, scaled) {
+        (Some(a), Some(s)) => Measure {
+            absolute: (-a).max(0.0),
+            scaled: (-s).max(0.0),
+        }
+        .sanitized(),
+        _ => Measure::INF,
+    }
+}
+
+fn log_det_measure(eig: Option<Vec<f64>>, t: f64) -> Measure {
     match eig {
-        None => f64::INFINITY,
+        None => Measure::INF,
         Some(l) => {
             if l.iter().any(|&v| v <= 0.0) || !t.is_finite() {
-                return f64::INFINITY;
+                return Measure::INF;
             }
             let ld: f64 = l.iter().map(|v| v.ln()).sum();
-            (t - ld).max(0.0) / (1.0 + t.abs())
+            Measure::new((t - ld).max(0.0), t.abs().max(1.0))
         }
     }
 }
 
-fn exp_violation(xv: f64, yv: f64, zv: f64) -> f64 {
+fn exp_measure(a: &Affine, y: &Affine, z: &Affine, x: &[f64], size: f64) -> Measure {
+    let (xv, yv, zv) = (a.eval(x), y.eval(x), z.eval(x));
     if !(xv.is_finite() && yv.is_finite() && zv.is_finite()) {
-        return f64::INFINITY;
+        return Measure::INF;
     }
-    let scale = 1.0 + xv.abs().max(yv.abs()).max(zv.abs());
-    let sign = ((-yv).max(0.0) + (-zv).max(0.0)) / scale;
-    if yv > 0.0 && zv > 0.0 {
+    let fl = floor([a, y, z], size);
+    let part = |abs: f64, mag: f64| Measure::new(abs, mag.max(fl));
+    let sy = part((-yv).max(0.0), y.magnitude(x));
+    let sz = part((-zv).max(0.0), z.magnitude(x));
+    let main = if yv > 0.0 && zv > 0.0 {
         let r = yv * (zv / yv).ln();
-        sign + (xv - r).max(0.0) / (1.0 + xv.abs() + r.abs())
+        part((xv - r).max(0.0), a.magnitude(x) + r.abs())
     } else {
         // closure {y = 0, x <= 0, z >= 0}
-        sign + xv.max(0.0) / scale
+        part(xv.max(0.0), a.magnitude(x))
+    };
+    Measure {
+        absolute: sy.absolute + sz.absolute + main.absolute,
+        scaled: sy.scaled + sz.scaled + main.scaled,
     }
+    .sanitized()
 }
 
-/// Relative violation of one constraint at `x` (see the module table).
-pub(crate) fn violation(kind: &ConstraintKind, x: &[f64]) -> f64 {
-    let v = match kind {
+/// Violation of one constraint at `x` (see the module table); `size` is
+/// `max(1, ||x||_inf)`.
+pub(crate) fn measure(kind: &ConstraintKind, x: &[f64], size: f64) -> Measure {
+    let m = match kind {
         ConstraintKind::Eq(e) => {
-            let f = 1.0 / data_scale([e]);
-            (f * e.eval(x)).abs() / (1.0 + f * e.magnitude(x))
+            Measure::new(e.eval(x).abs(), e.magnitude(x).max(floor([e], size)))
         }
         ConstraintKind::Nonneg(e) => {
-            let f = 1.0 / data_scale([e]);
-            (-f * e.eval(x)).max(0.0) / (1.0 + f * e.magnitude(x))
+            Measure::new((-e.eval(x)).max(0.0), e.magnitude(x).max(floor([e], size)))
         }
         ConstraintKind::Soc { t, x: xs } => {
-            let f = 1.0 / data_scale(std::iter::once(t).chain(xs.iter()));
-            let tv = f * t.eval(x);
-            let nrm = f * xs.iter().map(|e| e.eval(x).powi(2)).sum::<f64>().sqrt();
-            (nrm - tv).max(0.0) / (1.0 + tv.abs().max(nrm))
+            let tv = t.eval(x);
+            let nrm = xs.iter().map(|e| e.eval(x).powi(2)).sum::<f64>().sqrt();
+            let mag = t.magnitude(x)
+                + xs.iter()
+                    .map(|e| e.magnitude(x).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+            let fl = floor(std::iter::once(t).chain(xs.iter()), size);
+            Measure::new((nrm - tv).max(0.0), mag.max(fl))
         }
-        ConstraintKind::Exp { x: a, y, z } => exp_violation(a.eval(x), y.eval(x), z.eval(x)),
-        ConstraintKind::LmiSym(m) => {
-            psd_violation(sym_eigenvalues(m, x), data_scale(m.iter().flatten()))
-        }
-        ConstraintKind::LmiHerm(m) => psd_violation(
-            herm_eigenvalues(m, x),
-            data_scale(m.iter().flatten().flat_map(|e| [&e.re, &e.im])),
-        ),
-        ConstraintKind::LogDetSym { m, t } => log_det_violation(sym_eigenvalues(m, x), t.eval(x)),
-        ConstraintKind::LogDetHerm { m, t } => log_det_violation(herm_eigenvalues(m, x), t.eval(x)),
+        ConstraintKind::Exp { x: a, y, z } => exp_measure(a, y, z, x, size),
+        ConstraintKind::LmiSym(m) => psd_measure_sym(m, x, size),
+        ConstraintKind::LmiHerm(m) => psd_measure_herm(m, x, size),
+        ConstraintKind::LogDetSym { m, t } => log_det_measure(sym_eigenvalues(m, x), t.eval(x)),
+        ConstraintKind::LogDetHerm { m, t } => log_det_measure(herm_eigenvalues(m, x), t.eval(x)),
         ConstraintKind::Inv { x: a, t } => {
             let (av, tv) = (a.eval(x), t.eval(x));
             if av > 0.0 && tv.is_finite() {
-                (1.0 / av - tv).max(0.0) / (1.0 + tv.abs())
+                Measure::new((1.0 / av - tv).max(0.0), tv.abs() + 1.0 / av)
             } else {
-                f64::INFINITY
+                Measure::INF
             }
         }
         ConstraintKind::TraceInv { u, t } => match sym_eigenvalues(u, x) {
-            None => f64::INFINITY,
+            None => Measure::INF,
             Some(l) => {
                 let tv = t.eval(x);
                 if l.iter().any(|&v| v <= 0.0) || !tv.is_finite() {
-                    f64::INFINITY
+                    Measure::INF
                 } else {
                     let tr: f64 = l.iter().map(|v| 1.0 / v).sum();
-                    (tr - tv).max(0.0) / (1.0 + tv.abs())
+                    Measure::new((tr - tv).max(0.0), tv.abs() + tr)
                 }
             }
         },
     };
-    if v.is_nan() {
-        f64::INFINITY
-    } else {
-        v
-    }
+    m.sanitized()
 }
 
 impl Problem {
-    /// Relative violation of every constraint at the point `x` (one entry per
-    /// [`ConstraintId`](super::ConstraintId), in order). `x` must have
-    /// [`Problem::num_vars`] entries; missing entries count as `NaN` (violation `inf`).
-    pub fn violations(&self, x: &[f64]) -> Vec<f64> {
+    /// Absolute and scaled violation of every constraint at the point `x`
+    /// (one entry per [`ConstraintId`], in order; module table of `check.rs`).
+    /// `x` must have [`Problem::num_vars`] entries; missing entries count as
+    /// `NaN` (violation `inf`).
+    pub fn measure_violations(&self, x: &[f64]) -> Vec<Measure> {
+        let size = point_size(x);
         self.constraints
             .iter()
-            .map(|c| violation(&c.kind, x))
+            .map(|c| measure(&c.kind, x, size))
+            .collect()
+    }
+
+    /// Scaled violation of every constraint at `x` (see
+    /// [`Problem::measure_violations`]).
+    pub fn violations(&self, x: &[f64]) -> Vec<f64> {
+        self.measure_violations(x)
+            .into_iter()
+            .map(|m| m.scaled)
             .collect()
     }
 
@@ -181,17 +358,6 @@ impl Problem {
             .map(|(_, f)| f.eval(x))
             .unwrap_or(0.0)
     }
-}
-
-/// `max` of a violation list (0 for an empty list).
-pub(crate) fn max_violation(v: &[f64]) -> (f64, Option<usize>) {
-    let mut best = (0.0, None);
-    for (i, &e) in v.iter().enumerate() {
-        if e > best.0 || (e.is_infinite() && best.1.is_none()) {
-            best = (e, Some(i));
-        }
-    }
-    best
 }
 
 fn hom(e: &Affine) -> Affine {
@@ -257,7 +423,7 @@ impl Problem {
             .constraints
             .iter()
             .flat_map(|c| recession(&c.kind))
-            .map(|k| violation(&k, &d))
+            .map(|k| measure(&k, &d, 1.0).scaled)
             .fold(0.0f64, f64::max);
         let slope = match &self.objective {
             None => 0.0,

@@ -4,19 +4,44 @@
 //! real affine expressions ([`ComplexAffine`]); a Hermitian matrix variable is
 //! stored as its `n^2` real parameters (see [`HermitianVar`](super::HermitianVar)).
 //!
-//! An [`Affine`] is `c + sum_k a_k x_k`, kept sparse (`BTreeMap` var -> coef,
-//! so evaluation and lowering are deterministic).
+//! An [`Affine`] is `c + sum_k a_k x_k`, kept sparse as a vector of
+//! `(k, a_k)` pairs sorted by `k` with no repeated index and no zero
+//! coefficient (so evaluation and lowering are deterministic, a sum of two
+//! expressions is one merge, and a long sum is one sort). It also records
+//! which [`Problem`](super::Problem) its variables belong to (see
+//! [`Affine::problem`]); combining variables of two problems is not an error
+//! at once (operators cannot fail) but marks the expression as mixed, and the
+//! problem rejects it when it is used in a constraint or objective.
 
-use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign, Mul, Neg, Sub, SubAssign};
 
 use crate::C64;
 
+/// Owner tag of an expression without variables.
+pub(crate) const NO_PROBLEM: u32 = 0;
+/// Owner tag of an expression mixing variables of two problems.
+pub(crate) const MIXED_PROBLEMS: u32 = u32::MAX;
+
+/// Owner of `a op b` from the owners of `a` and `b`.
+pub(crate) fn join_owner(a: u32, b: u32) -> u32 {
+    if a == NO_PROBLEM || a == b {
+        b
+    } else if b == NO_PROBLEM {
+        a
+    } else {
+        MIXED_PROBLEMS
+    }
+}
+
 /// A real affine expression `c + sum_k a_k x_k` in the problem's unknowns.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Affine {
-    pub(crate) terms: BTreeMap<usize, f64>,
+    /// `(k, a_k)`, strictly increasing `k`, every `a_k != 0`.
+    pub(crate) terms: Vec<(usize, f64)>,
     pub(crate) constant: f64,
+    /// Id of the problem owning the variables ([`NO_PROBLEM`] for a constant,
+    /// [`MIXED_PROBLEMS`] when variables of two problems were combined).
+    pub(crate) owner: u32,
 }
 
 /// A dense matrix of real affine expressions, row-major (`m[i][j]`).
@@ -33,18 +58,39 @@ impl Affine {
     /// The constant expression `c`.
     pub fn constant(c: f64) -> Self {
         Affine {
-            terms: BTreeMap::new(),
+            terms: Vec::new(),
             constant: c,
+            owner: NO_PROBLEM,
         }
     }
 
-    /// The expression `1 * x_index` (crate-internal: users get variables from the problem).
-    pub(crate) fn var(index: usize) -> Self {
-        let mut terms = BTreeMap::new();
-        terms.insert(index, 1.0);
+    /// The expression `1 * x_index` of problem `owner` (crate-internal: users get
+    /// variables from the problem).
+    pub(crate) fn var(index: usize, owner: u32) -> Self {
         Affine {
-            terms,
+            terms: vec![(index, 1.0)],
             constant: 0.0,
+            owner,
+        }
+    }
+
+    /// `c + sum a_k x_k` from `(k, a_k)` pairs in any order, repeated indices
+    /// summed, zero coefficients dropped (one sort: `O(K log K)`).
+    pub(crate) fn from_terms(mut terms: Vec<(usize, f64)>, constant: f64, owner: u32) -> Self {
+        terms.sort_unstable_by_key(|t| t.0);
+        let mut out: Vec<(usize, f64)> = Vec::with_capacity(terms.len());
+        for (k, v) in terms {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 += v,
+                _ => out.push((k, v)),
+            }
+        }
+        out.retain(|t| t.1 != 0.0);
+        let owner = if out.is_empty() { NO_PROBLEM } else { owner };
+        Affine {
+            terms: out,
+            constant,
+            owner,
         }
     }
 
@@ -55,40 +101,83 @@ impl Affine {
 
     /// The (variable index, coefficient) pairs, in increasing index order.
     pub fn terms(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
-        self.terms.iter().map(|(&k, &v)| (k, v))
+        self.terms.iter().copied()
+    }
+
+    /// Number of variable terms.
+    pub fn num_terms(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Id of the problem whose variables the expression uses (`None` for a
+    /// constant). Combining variables of two problems gives `Some(u32::MAX)`,
+    /// which no problem accepts.
+    pub fn problem(&self) -> Option<u32> {
+        (self.owner != NO_PROBLEM).then_some(self.owner)
     }
 
     /// True when the expression has no variable terms.
     pub fn is_constant(&self) -> bool {
-        self.terms.values().all(|&v| v == 0.0)
+        self.terms.is_empty()
     }
 
-    /// `self += alpha * other`, dropping coefficients that cancel exactly.
+    /// `self += alpha * other`, dropping coefficients that cancel exactly
+    /// (one merge of the two sorted term lists).
     pub fn add_scaled(&mut self, alpha: f64, other: &Affine) {
         if alpha == 0.0 {
             return;
         }
         self.constant += alpha * other.constant;
-        for (&k, &v) in &other.terms {
-            let e = self.terms.entry(k).or_insert(0.0);
-            *e += alpha * v;
-            if *e == 0.0 {
-                self.terms.remove(&k);
+        if other.terms.is_empty() {
+            return;
+        }
+        self.owner = join_owner(self.owner, other.owner);
+        // fast path: appending past the last index
+        if self.terms.last().is_none_or(|l| l.0 < other.terms[0].0) {
+            self.terms
+                .extend(other.terms.iter().map(|&(k, v)| (k, alpha * v)));
+            self.terms.retain(|t| t.1 != 0.0);
+            return;
+        }
+        let a = std::mem::take(&mut self.terms);
+        let b = &other.terms;
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let next = if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
+                i += 1;
+                a[i - 1]
+            } else if i >= a.len() || b[j].0 < a[i].0 {
+                j += 1;
+                (b[j - 1].0, alpha * b[j - 1].1)
+            } else {
+                i += 1;
+                j += 1;
+                (a[i - 1].0, a[i - 1].1 + alpha * b[j - 1].1)
+            };
+            if next.1 != 0.0 {
+                out.push(next);
             }
         }
+        self.terms = out;
     }
 
     /// `alpha * self`.
     pub fn scaled(&self, alpha: f64) -> Affine {
-        let mut out = Affine::zero();
-        out.add_scaled(alpha, self);
-        out
+        if alpha == 0.0 {
+            return Affine::zero();
+        }
+        Affine {
+            terms: self.terms.iter().map(|&(k, v)| (k, alpha * v)).collect(),
+            constant: alpha * self.constant,
+            owner: self.owner,
+        }
     }
 
     /// Value at the point `x`; `NaN` if a variable index is outside `x`.
     pub fn eval(&self, x: &[f64]) -> f64 {
         let mut s = self.constant;
-        for (&k, &v) in &self.terms {
+        for &(k, v) in &self.terms {
             match x.get(k) {
                 Some(xk) => s += v * xk,
                 None => return f64::NAN,
@@ -98,10 +187,10 @@ impl Affine {
     }
 
     /// Size of the quantities being summed at `x`: `|c| + sum_k |a_k x_k|`.
-    /// Used as the scale of a residual when reporting relative violations.
+    /// The scale of a residual in the violation measures (`check.rs`).
     pub fn magnitude(&self, x: &[f64]) -> f64 {
         let mut s = self.constant.abs();
-        for (&k, &v) in &self.terms {
+        for &(k, v) in &self.terms {
             s += (v * x.get(k).copied().unwrap_or(f64::NAN)).abs();
         }
         s
@@ -109,26 +198,32 @@ impl Affine {
 
     /// `max_k |a_k|` (0 for a constant).
     pub fn coef_inf_norm(&self) -> f64 {
-        self.terms.values().fold(0.0, |m, v| m.max(v.abs()))
+        self.terms.iter().fold(0.0, |m, t| m.max(t.1.abs()))
     }
 
     /// Largest variable index used, if any.
     pub(crate) fn max_var(&self) -> Option<usize> {
-        self.terms.keys().next_back().copied()
+        self.terms.last().map(|t| t.0)
     }
 
     /// True when constant and coefficients are all finite.
     pub(crate) fn is_finite(&self) -> bool {
-        self.constant.is_finite() && self.terms.values().all(|v| v.is_finite())
+        self.constant.is_finite() && self.terms.iter().all(|t| t.1.is_finite())
     }
 
-    /// Sum of expressions.
+    /// Sum of expressions (all terms gathered, then one sort).
     pub fn sum<'a>(items: impl IntoIterator<Item = &'a Affine>) -> Affine {
-        let mut out = Affine::zero();
+        let mut terms = Vec::new();
+        let mut constant = 0.0;
+        let mut owner = NO_PROBLEM;
         for a in items {
-            out.add_scaled(1.0, a);
+            terms.extend_from_slice(&a.terms);
+            constant += a.constant;
+            if !a.terms.is_empty() {
+                owner = join_owner(owner, a.owner);
+            }
         }
-        out
+        Affine::from_terms(terms, constant, owner)
     }
 }
 
@@ -367,6 +462,11 @@ impl ComplexAffine {
     pub(crate) fn is_finite(&self) -> bool {
         self.re.is_finite() && self.im.is_finite()
     }
+
+    /// Owner tag of the pair (see [`Affine::problem`]).
+    pub(crate) fn owner(&self) -> u32 {
+        join_owner(self.re.owner, self.im.owner)
+    }
 }
 
 impl From<Affine> for ComplexAffine {
@@ -437,8 +537,8 @@ mod tests {
 
     #[test]
     fn arithmetic_and_eval() {
-        let x = Affine::var(0);
-        let y = Affine::var(1);
+        let x = Affine::var(0, 1);
+        let y = Affine::var(1, 1);
         let e = &x * 2.0 + &y - 3.0;
         assert_eq!(e.eval(&[1.0, 4.0]), 3.0);
         let z = &e - &e;
@@ -447,5 +547,26 @@ mod tests {
         assert!(e.eval(&[1.0]).is_nan());
         let c = ComplexAffine::real(x.clone()).scaled_complex(C64::new(0.0, 1.0));
         assert_eq!(c.eval(&[2.0]), C64::new(0.0, 2.0));
+    }
+
+    #[test]
+    fn sparse_terms_stay_sorted_and_merged() {
+        // (x0 + 2 x2) + 3 (x1 - x2 / 1.5) = x0 + 3 x1: the x2 terms cancel exactly
+        let mut e = Affine::from_terms(vec![(2, 2.0), (0, 1.0)], 0.5, 7);
+        let f = Affine::from_terms(vec![(2, -1.0 / 1.5), (1, 1.0)], 0.0, 7);
+        e.add_scaled(3.0, &f);
+        assert_eq!(e.terms, vec![(0, 1.0), (1, 3.0)]);
+        let s = Affine::sum([&e, &f, &e]);
+        let want = [(0, 2.0), (1, 7.0), (2, -1.0 / 1.5)];
+        assert_eq!(s.terms.len(), 3);
+        for (a, b) in s.terms.iter().zip(want) {
+            assert_eq!(a.0, b.0);
+            assert!((a.1 - b.1).abs() < 1e-15);
+        }
+        assert_eq!(s.problem(), Some(7));
+        // variables of two problems: marked as mixed
+        let g = &e + &Affine::var(0, 8);
+        assert_eq!(g.problem(), Some(MIXED_PROBLEMS));
+        assert_eq!(Affine::constant(1.0).problem(), None);
     }
 }

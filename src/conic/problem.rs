@@ -9,7 +9,11 @@
 
 use faer::Mat;
 
-use super::expr::{Affine, AffineMatrix, ComplexAffine, ComplexAffineMatrix};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::expr::{
+    Affine, AffineMatrix, ComplexAffine, ComplexAffineMatrix, MIXED_PROBLEMS, NO_PROBLEM,
+};
 use crate::error::{IsacError, Result};
 use crate::C64;
 
@@ -22,21 +26,25 @@ pub struct ConstraintId(pub usize);
 ///
 /// Storage: the `n(n+1)/2` upper-triangle entries `X_ij, i <= j`, stacked by
 /// columns (`(0,0), (0,1), (1,1), (0,2), ...`), i.e. local index `j(j+1)/2 + i`.
-/// This is the order of Clarabel's `PSDTriangleConeT`.
+/// This is the order of Clarabel's `PSDTriangleConeT`. The handle carries the
+/// id of its [`Problem`]; another problem rejects it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SymmetricVar {
     n: usize,
     base: usize,
+    problem: u32,
 }
 
 /// Handle of a complex Hermitian PSD matrix variable `X = X^H >= 0` of size `n`.
 ///
 /// Storage: `n^2` real unknowns: first the `n` real diagonal entries, then for
 /// each `i < j` (column-stacked upper triangle) the pair `Re X_ij, Im X_ij`.
+/// The handle carries the id of its [`Problem`]; another problem rejects it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HermitianVar {
     n: usize,
     base: usize,
+    problem: u32,
 }
 
 /// Local index of `(i, j)`, `i <= j`, in a column-stacked upper triangle.
@@ -54,6 +62,16 @@ impl SymmetricVar {
         self.n
     }
 
+    /// Id of the owning [`Problem`].
+    pub fn problem(&self) -> u32 {
+        self.problem
+    }
+
+    fn var(&self, i: usize, j: usize) -> Affine {
+        let (a, b) = if i <= j { (i, j) } else { (j, i) };
+        Affine::var(self.base + triu_index(a, b), self.problem)
+    }
+
     /// Entry `X_ij` (symmetric: `X_ij = X_ji`).
     pub fn entry(&self, i: usize, j: usize) -> Result<Affine> {
         if i >= self.n || j >= self.n {
@@ -62,57 +80,54 @@ impl SymmetricVar {
                 format!("({i},{j}) outside a {0}x{0} matrix", self.n),
             ));
         }
-        let (a, b) = if i <= j { (i, j) } else { (j, i) };
-        Ok(Affine::var(self.base + triu_index(a, b)))
+        Ok(self.var(i, j))
     }
 
     /// The whole matrix as affine expressions.
     pub fn matrix(&self) -> AffineMatrix {
         (0..self.n)
-            .map(|i| {
-                (0..self.n)
-                    .map(|j| {
-                        let (a, b) = if i <= j { (i, j) } else { (j, i) };
-                        Affine::var(self.base + triu_index(a, b))
-                    })
-                    .collect()
-            })
+            .map(|i| (0..self.n).map(|j| self.var(i, j)).collect())
             .collect()
+    }
+
+    /// `sum_ij C_ij X_ij` with `C_ij = coef(i, j)`, built directly in storage
+    /// order: the unknown `X_ij` (`i < j`) gets `C_ij + C_ji`, `X_ii` gets `C_ii`.
+    fn linear_form(&self, coef: impl Fn(usize, usize) -> f64) -> Affine {
+        let mut terms = Vec::with_capacity(self.n * (self.n + 1) / 2);
+        for j in 0..self.n {
+            for i in 0..=j {
+                let c = if i == j {
+                    coef(i, i)
+                } else {
+                    coef(i, j) + coef(j, i)
+                };
+                if c != 0.0 {
+                    terms.push((self.base + triu_index(i, j), c));
+                }
+            }
+        }
+        Affine {
+            owner: if terms.is_empty() { 0 } else { self.problem },
+            terms,
+            constant: 0.0,
+        }
     }
 
     /// `tr(A X) = sum_ij A_ji X_ij` for a real `n x n` matrix `A`.
     pub fn trace_with(&self, a: &Mat<f64>) -> Result<Affine> {
         check_square(a.nrows(), a.ncols(), self.n, "trace_with")?;
-        let x = self.matrix();
-        let mut out = Affine::zero();
-        for (i, row) in x.iter().enumerate() {
-            for (j, xij) in row.iter().enumerate() {
-                out.add_scaled(a[(j, i)], xij);
-            }
-        }
-        Ok(out)
+        Ok(self.linear_form(|i, j| a[(j, i)]))
     }
 
     /// `a^T X a` for a real vector `a` of length `n`.
     pub fn quad_form(&self, a: &[f64]) -> Result<Affine> {
         check_len(a.len(), self.n, "quad_form")?;
-        let x = self.matrix();
-        let mut out = Affine::zero();
-        for (i, row) in x.iter().enumerate() {
-            for (j, xij) in row.iter().enumerate() {
-                out.add_scaled(a[i] * a[j], xij);
-            }
-        }
-        Ok(out)
+        Ok(self.linear_form(|i, j| a[i] * a[j]))
     }
 
     /// `tr X`.
     pub fn trace(&self) -> Affine {
-        let mut out = Affine::zero();
-        for i in 0..self.n {
-            out.add_scaled(1.0, &Affine::var(self.base + triu_index(i, i)));
-        }
-        out
+        self.linear_form(|i, j| if i == j { 1.0 } else { 0.0 })
     }
 }
 
@@ -122,16 +137,26 @@ impl HermitianVar {
         self.n
     }
 
+    /// Id of the owning [`Problem`].
+    pub fn problem(&self) -> u32 {
+        self.problem
+    }
+
+    /// Index of `Re X_ab` (`a < b`); `Im X_ab` follows it.
+    fn pair_index(&self, a: usize, b: usize) -> usize {
+        // pairs for a < b are numbered in column-stacked strict upper triangle order
+        self.base + self.n + 2 * (b * (b - 1) / 2 + a)
+    }
+
     fn entry_unchecked(&self, i: usize, j: usize) -> ComplexAffine {
         if i == j {
-            return ComplexAffine::real(Affine::var(self.base + i));
+            return ComplexAffine::real(Affine::var(self.base + i, self.problem));
         }
         let (a, b) = if i < j { (i, j) } else { (j, i) };
-        // pairs for a < b are numbered in column-stacked strict upper triangle order
-        let k = self.base + self.n + 2 * (b * (b - 1) / 2 + a);
+        let k = self.pair_index(a, b);
         let upper = ComplexAffine {
-            re: Affine::var(k),
-            im: Affine::var(k + 1),
+            re: Affine::var(k, self.problem),
+            im: Affine::var(k + 1, self.problem),
         };
         if i < j {
             upper
@@ -158,45 +183,83 @@ impl HermitianVar {
             .collect()
     }
 
+    /// `tr(A X) = sum_ij A_ji X_ij` with `A_rc = a(r, c)`, built directly in
+    /// storage order (no intermediate expressions, `O(n^2)`).
+    ///
+    /// Math: the diagonal contributes `A_ii X_ii`. A pair `a < b` with
+    /// `X_ab = p + i q`, `X_ba = p - i q` contributes
+    /// `A_ba X_ab + A_ab X_ba = p (A_ab + A_ba) + i q (A_ba - A_ab)`, so
+    /// `Re: p Re(A_ab + A_ba) + q Im(A_ab - A_ba)` and
+    /// `Im: p Im(A_ab + A_ba) + q Re(A_ba - A_ab)` (using `Re(i z) = -Im z`).
+    fn trace_terms(&self, a: impl Fn(usize, usize) -> C64, want_im: bool) -> ComplexAffine {
+        let n = self.n;
+        let mut re = Vec::with_capacity(n * n);
+        let mut im = Vec::with_capacity(if want_im { n * n } else { 0 });
+        for i in 0..n {
+            let d = a(i, i);
+            re.push((self.base + i, d.re));
+            if want_im {
+                im.push((self.base + i, d.im));
+            }
+        }
+        for b in 1..n {
+            for r in 0..b {
+                let (ab, ba) = (a(r, b), a(b, r));
+                let k = self.pair_index(r, b);
+                re.push((k, ab.re + ba.re));
+                re.push((k + 1, ab.im - ba.im));
+                if want_im {
+                    im.push((k, ab.im + ba.im));
+                    im.push((k + 1, ba.re - ab.re));
+                }
+            }
+        }
+        let tidy = |mut t: Vec<(usize, f64)>| {
+            // already in increasing index order: only drop zeros
+            t.retain(|e| e.1 != 0.0);
+            Affine {
+                owner: if t.is_empty() { 0 } else { self.problem },
+                terms: t,
+                constant: 0.0,
+            }
+        };
+        ComplexAffine {
+            re: tidy(re),
+            im: tidy(im),
+        }
+    }
+
     /// `tr(A X) = sum_ij A_ji X_ij` for a general complex `n x n` matrix `A`.
     pub fn trace_with(&self, a: &Mat<C64>) -> Result<ComplexAffine> {
         check_square(a.nrows(), a.ncols(), self.n, "trace_with")?;
-        let mut out = ComplexAffine::zero();
-        for i in 0..self.n {
-            for j in 0..self.n {
-                out.add_scaled_complex(a[(j, i)], &self.entry_unchecked(i, j));
-            }
-        }
-        Ok(out)
+        Ok(self.trace_terms(|r, c| a[(r, c)], true))
     }
 
-    /// `Re tr(A X)`; equals `tr(A X)` when `A` is Hermitian.
+    /// `Re tr(A X)`; equals `tr(A X)` when `A` is Hermitian. For a dense `A`
+    /// this is one term per real unknown (`n^2`), built in `O(n^2)`.
     pub fn real_trace_with(&self, a: &Mat<C64>) -> Result<Affine> {
-        Ok(self.trace_with(a)?.re)
+        check_square(a.nrows(), a.ncols(), self.n, "real_trace_with")?;
+        Ok(self.trace_terms(|r, c| a[(r, c)], false).re)
     }
 
-    /// `a^H X a = sum_ij conj(a_i) X_ij a_j` (real because `X` is Hermitian).
+    /// `a^H X a = sum_ij conj(a_i) X_ij a_j` (real because `X` is Hermitian):
+    /// `tr(A X)` with `A = a a^H`.
     pub fn quad_form(&self, a: &[C64]) -> Result<Affine> {
         check_len(a.len(), self.n, "quad_form")?;
-        let mut out = ComplexAffine::zero();
-        for i in 0..self.n {
-            for j in 0..self.n {
-                out.add_scaled_complex(a[i].conj() * a[j], &self.entry_unchecked(i, j));
-            }
-        }
-        Ok(out.re)
+        Ok(self.trace_terms(|r, c| a[r] * a[c].conj(), false).re)
     }
 
     /// `tr X` (real).
     pub fn trace(&self) -> Affine {
-        let mut out = Affine::zero();
-        for i in 0..self.n {
-            out.add_scaled(1.0, &Affine::var(self.base + i));
+        Affine {
+            terms: (0..self.n).map(|i| (self.base + i, 1.0)).collect(),
+            constant: 0.0,
+            owner: if self.n == 0 { 0 } else { self.problem },
         }
-        out
     }
 
-    /// The congruence `B X B^H` (`B` is `m x n`), entry `(k,l) = sum_ij B_ki X_ij conj(B_lj)`.
+    /// The congruence `B X B^H` (`B` is `m x n`), entry `(k,l) = sum_ij B_ki X_ij conj(B_lj)`,
+    /// i.e. `tr(A X)` with `A_ji = B_ki conj(B_lj)`.
     pub fn congruence(&self, b: &Mat<C64>) -> Result<ComplexAffineMatrix> {
         if b.ncols() != self.n {
             return Err(dim_err(
@@ -205,16 +268,10 @@ impl HermitianVar {
             ));
         }
         let m = b.nrows();
-        let x = self.matrix();
         let mut out = vec![vec![ComplexAffine::zero(); m]; m];
         for k in 0..m {
             for l in k..m {
-                let mut e = ComplexAffine::zero();
-                for (i, row) in x.iter().enumerate() {
-                    for (j, xij) in row.iter().enumerate() {
-                        e.add_scaled_complex(b[(k, i)] * b[(l, j)].conj(), xij);
-                    }
-                }
+                let e = self.trace_terms(|r, c| b[(k, c)] * b[(l, r)].conj(), true);
                 out[l][k] = e.conj();
                 out[k][l] = e;
             }
@@ -318,11 +375,36 @@ pub enum Sense {
 }
 
 /// A convex conic problem under construction. See the [module docs](super).
-#[derive(Clone, Debug, Default)]
+///
+/// Every problem has a unique id (a process-wide counter); its variables carry
+/// it, and a constraint or objective using a variable of another problem is
+/// rejected (an error from the builder methods that return `Result`, otherwise
+/// from [`Problem::solve`], naming the constraint). A clone keeps the id: its
+/// variables are the same unknowns.
+#[derive(Clone, Debug)]
 pub struct Problem {
+    pub(crate) id: u32,
     pub(crate) n_vars: usize,
     pub(crate) constraints: Vec<Constraint>,
     pub(crate) objective: Option<(Sense, Affine)>,
+    /// First use of a foreign variable by a builder that cannot fail.
+    pub(crate) foreign: Option<String>,
+}
+
+impl Default for Problem {
+    fn default() -> Self {
+        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+        // ids 0 and u32::MAX are the "no problem" / "mixed" tags of expressions
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        assert!(id != MIXED_PROBLEMS, "more than 4e9 conic problems");
+        Problem {
+            id,
+            n_vars: 0,
+            constraints: Vec::new(),
+            objective: None,
+            foreign: None,
+        }
+    }
 }
 
 /// Tolerance (relative to the entry size) for accepting a matrix as symmetric/Hermitian.
@@ -418,10 +500,90 @@ pub(crate) fn real_embedding(h: &ComplexAffineMatrix) -> AffineMatrix {
     e
 }
 
+impl ConstraintKind {
+    /// Owner tags of every expression of the constraint.
+    fn owners(&self) -> Vec<u32> {
+        use ConstraintKind as K;
+        let sym = |m: &AffineMatrix| m.iter().flatten().map(|e| e.owner).collect::<Vec<_>>();
+        let herm = |m: &ComplexAffineMatrix| {
+            m.iter()
+                .flatten()
+                .map(ComplexAffine::owner)
+                .collect::<Vec<_>>()
+        };
+        match self {
+            K::Eq(e) | K::Nonneg(e) => vec![e.owner],
+            K::Soc { t, x } => std::iter::once(t.owner)
+                .chain(x.iter().map(|e| e.owner))
+                .collect(),
+            K::Exp { x, y, z } => vec![x.owner, y.owner, z.owner],
+            K::LmiSym(m) => sym(m),
+            K::LmiHerm(m) => herm(m),
+            K::LogDetSym { m, t } | K::TraceInv { u: m, t } => {
+                let mut o = sym(m);
+                o.push(t.owner);
+                o
+            }
+            K::LogDetHerm { m, t } => {
+                let mut o = herm(m);
+                o.push(t.owner);
+                o
+            }
+            K::Inv { x, t } => vec![x.owner, t.owner],
+        }
+    }
+}
+
 impl Problem {
-    /// An empty problem.
+    /// An empty problem with a fresh id.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The problem's unique id (carried by its variables).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// `Err` naming `what` when an expression tag is not this problem's.
+    fn check_owner(&self, owner: u32, what: &str) -> Result<()> {
+        if owner == NO_PROBLEM || owner == self.id {
+            Ok(())
+        } else if owner == MIXED_PROBLEMS {
+            Err(IsacError::input(
+                what,
+                format!(
+                    "an expression mixes variables of two problems (this is problem #{})",
+                    self.id
+                ),
+            ))
+        } else {
+            Err(IsacError::input(
+                what,
+                format!(
+                    "uses a variable of problem #{owner}, not of this problem #{}",
+                    self.id
+                ),
+            ))
+        }
+    }
+
+    fn check_sym(&self, m: &AffineMatrix, what: &str) -> Result<()> {
+        m.iter()
+            .flatten()
+            .try_for_each(|e| self.check_owner(e.owner, what))
+    }
+
+    fn check_herm(&self, m: &ComplexAffineMatrix, what: &str) -> Result<()> {
+        m.iter()
+            .flatten()
+            .try_for_each(|e| self.check_owner(e.owner(), what))
+    }
+
+    fn check_kind(&self, kind: &ConstraintKind, what: &str) -> Result<()> {
+        kind.owners()
+            .into_iter()
+            .try_for_each(|o| self.check_owner(o, what))
     }
 
     /// Number of real unknowns so far.
@@ -441,14 +603,22 @@ impl Problem {
     }
 
     fn push(&mut self, kind: ConstraintKind, blocks: Vec<Block>) -> ConstraintId {
+        let id = ConstraintId(self.constraints.len());
+        if self.foreign.is_none() {
+            if let Err(e) =
+                self.check_kind(&kind, &format!("constraint #{} ({})", id.0, kind.name()))
+            {
+                self.foreign = Some(e.to_string());
+            }
+        }
         self.constraints.push(Constraint { kind, blocks });
-        ConstraintId(self.constraints.len() - 1)
+        id
     }
 
     /// A free real scalar.
     pub fn scalar(&mut self) -> Affine {
         let i = self.alloc(1);
-        Affine::var(i)
+        Affine::var(i, self.id)
     }
 
     /// A real scalar constrained `>= 0`.
@@ -464,7 +634,7 @@ impl Problem {
     /// A free real vector of length `n`.
     pub fn vector(&mut self, n: usize) -> Vec<Affine> {
         let base = self.alloc(n);
-        (0..n).map(|k| Affine::var(base + k)).collect()
+        (0..n).map(|k| Affine::var(base + k, self.id)).collect()
     }
 
     /// A real symmetric PSD matrix variable.
@@ -473,7 +643,11 @@ impl Problem {
     /// and the PSD constraint is the cone block `svec(X) in PSDTriangle(n)`.
     pub fn psd_symmetric(&mut self, n: usize) -> SymmetricVar {
         let base = self.alloc(n * (n + 1) / 2);
-        let h = SymmetricVar { n, base };
+        let h = SymmetricVar {
+            n,
+            base,
+            problem: self.id,
+        };
         let m = h.matrix();
         if n > 0 {
             self.push(ConstraintKind::LmiSym(m.clone()), vec![Block::Psd(m)]);
@@ -487,7 +661,11 @@ impl Problem {
     /// real LMI `E(X) = [[R, -S], [S, R]] >= 0` of size `2n` (the real embedding; `det E(X) = (det X)^2`).
     pub fn psd_hermitian(&mut self, n: usize) -> HermitianVar {
         let base = self.alloc(n * n);
-        let h = HermitianVar { n, base };
+        let h = HermitianVar {
+            n,
+            base,
+            problem: self.id,
+        };
         let m = h.matrix();
         if n > 0 {
             let e = real_embedding(&m);
@@ -553,6 +731,7 @@ impl Problem {
     /// is one `PSDTriangle(n)` block (done at compile time).
     pub fn lmi_symmetric(&mut self, m: AffineMatrix) -> Result<ConstraintId> {
         let m = symmetrize(m, "lmi_symmetric")?;
+        self.check_sym(&m, "lmi_symmetric")?;
         let blocks = if m.is_empty() {
             vec![]
         } else {
@@ -564,6 +743,7 @@ impl Problem {
     /// Complex Hermitian LMI `M(x) >= 0`, imposed as `E(M) >= 0` (size `2n`).
     pub fn lmi_hermitian(&mut self, m: ComplexAffineMatrix) -> Result<ConstraintId> {
         let m = hermitize(m, "lmi_hermitian")?;
+        self.check_herm(&m, "lmi_hermitian")?;
         let blocks = if m.is_empty() {
             vec![]
         } else {
@@ -595,6 +775,8 @@ impl Problem {
     ) -> Result<ConstraintId> {
         let t = t.into();
         let m = hermitize(m, "log_det_ge")?;
+        self.check_owner(t.owner, "log_det_ge")?;
+        self.check_herm(&m, "log_det_ge")?;
         let n = m.len();
         if n == 0 {
             // det of the empty matrix is 1: constraint is 0 >= t.
@@ -693,6 +875,8 @@ impl Problem {
     ) -> Result<ConstraintId> {
         let t = t.into();
         let m = symmetrize(m, "log_det_ge_symmetric")?;
+        self.check_owner(t.owner, "log_det_ge_symmetric")?;
+        self.check_sym(&m, "log_det_ge_symmetric")?;
         let n = m.len();
         if n == 0 {
             let e = t.scaled(-1.0);
@@ -755,6 +939,8 @@ impl Problem {
     ) -> Result<ConstraintId> {
         let t = t.into();
         let u = symmetrize(u, "trace_inv_epigraph")?;
+        self.check_owner(t.owner, "trace_inv_epigraph")?;
+        self.check_sym(&u, "trace_inv_epigraph")?;
         let n = u.len();
         if n == 0 {
             return Ok(self.push(
@@ -763,7 +949,12 @@ impl Problem {
             ));
         }
         let base = self.alloc(n * (n + 1) / 2);
-        let v = SymmetricVar { n, base }.matrix();
+        let v = SymmetricVar {
+            n,
+            base,
+            problem: self.id,
+        }
+        .matrix();
         let mut k = vec![vec![Affine::zero(); 2 * n]; 2 * n];
         for i in 0..n {
             for j in 0..n {
@@ -778,13 +969,140 @@ impl Problem {
         Ok(self.push(ConstraintKind::TraceInv { u, t }, blocks))
     }
 
+    /// The constraint `id`, or an input error naming `what`.
+    fn existing(&self, id: ConstraintId, what: &str) -> Result<&Constraint> {
+        self.constraints.get(id.0).ok_or_else(|| {
+            dim_err(
+                what,
+                format!(
+                    "constraint #{} does not exist ({} constraints)",
+                    id.0,
+                    self.constraints.len()
+                ),
+            )
+        })
+    }
+
+    /// Replace a scalar constraint (made by `eq`, `le`, `ge`) by a new one of the
+    /// same kind: only its row changes, the rest of the built program is kept
+    /// (re-use across iterations where only data changes: an SCA's linearised rows).
+    fn replace_scalar(&mut self, id: ConstraintId, e: Affine, eq: bool, what: &str) -> Result<()> {
+        let c = self.existing(id, what)?;
+        let ok = match &c.kind {
+            ConstraintKind::Eq(_) => eq,
+            ConstraintKind::Nonneg(_) => !eq,
+            _ => false,
+        };
+        if !ok {
+            return Err(dim_err(
+                what,
+                format!(
+                    "constraint #{} is {}, not {}",
+                    id.0,
+                    c.kind.name(),
+                    if eq { "eq" } else { "ineq" }
+                ),
+            ));
+        }
+        self.check_owner(e.owner, what)?;
+        let (kind, blocks) = if eq {
+            (ConstraintKind::Eq(e.clone()), vec![Block::Zero(vec![e])])
+        } else {
+            (
+                ConstraintKind::Nonneg(e.clone()),
+                vec![Block::Nonneg(vec![e])],
+            )
+        };
+        self.constraints[id.0] = Constraint { kind, blocks };
+        Ok(())
+    }
+
+    /// Replace the equality `id` by `lhs == rhs` (see [`Problem::replace_le`]).
+    pub fn replace_eq(
+        &mut self,
+        id: ConstraintId,
+        lhs: impl Into<Affine>,
+        rhs: impl Into<Affine>,
+    ) -> Result<()> {
+        self.replace_scalar(id, lhs.into() - rhs.into(), true, "replace_eq")
+    }
+
+    /// Replace the inequality `id` (made by `le`, `ge` or `nonneg_scalar`) by
+    /// `lhs <= rhs`, keeping every other constraint, variable and the objective:
+    /// the updated program is the one a fresh build with the new row would give.
+    pub fn replace_le(
+        &mut self,
+        id: ConstraintId,
+        lhs: impl Into<Affine>,
+        rhs: impl Into<Affine>,
+    ) -> Result<()> {
+        self.replace_scalar(id, rhs.into() - lhs.into(), false, "replace_le")
+    }
+
+    /// Replace the inequality `id` by `lhs >= rhs` (see [`Problem::replace_le`]).
+    pub fn replace_ge(
+        &mut self,
+        id: ConstraintId,
+        lhs: impl Into<Affine>,
+        rhs: impl Into<Affine>,
+    ) -> Result<()> {
+        self.replace_scalar(id, lhs.into() - rhs.into(), false, "replace_ge")
+    }
+
+    /// Replace the real LMI `id` (made by [`Problem::lmi_symmetric`]) by
+    /// `M >= 0` of the same size, keeping the rest of the program.
+    pub fn replace_lmi_symmetric(&mut self, id: ConstraintId, m: AffineMatrix) -> Result<()> {
+        let what = "replace_lmi_symmetric";
+        let c = self.existing(id, what)?;
+        let old_n = match &c.kind {
+            ConstraintKind::LmiSym(old) => old.len(),
+            other => {
+                return Err(dim_err(
+                    what,
+                    format!(
+                        "constraint #{} is {}, not lmi_symmetric",
+                        id.0,
+                        other.name()
+                    ),
+                ))
+            }
+        };
+        let m = symmetrize(m, what)?;
+        if m.len() != old_n {
+            return Err(dim_err(
+                what,
+                format!("matrix is {0}x{0}, the LMI is {old_n}x{old_n}", m.len()),
+            ));
+        }
+        self.check_sym(&m, what)?;
+        let blocks = if m.is_empty() {
+            vec![]
+        } else {
+            vec![Block::Psd(m.clone())]
+        };
+        self.constraints[id.0] = Constraint {
+            kind: ConstraintKind::LmiSym(m),
+            blocks,
+        };
+        Ok(())
+    }
+
     /// Minimise `f`.
     pub fn minimize(&mut self, f: impl Into<Affine>) {
-        self.objective = Some((Sense::Minimize, f.into()));
+        self.set_objective(Sense::Minimize, f.into());
+    }
+
+    fn set_objective(&mut self, sense: Sense, f: Affine) {
+        if self.foreign.is_none() {
+            if let Err(e) = self.check_owner(f.owner, "objective") {
+                self.foreign = Some(e.to_string());
+            }
+        }
+        self.objective = Some((sense, f));
     }
 
     /// Maximise `f`.
     pub fn maximize(&mut self, f: impl Into<Affine>) {
-        self.objective = Some((Sense::Maximize, f.into()));
+        self.set_objective(Sense::Maximize, f.into());
     }
 }

@@ -60,15 +60,13 @@ pub struct BackscatterDesign {
 }
 
 /// Solver settings of the backscatter design: the conic layer's defaults (Clarabel's
-/// tolerances, 1e-8) without its generic row normalisation. The problem is scaled by
-/// construction (module doc); normalising the scalar rows separately from the PSD and
-/// exponential blocks on top of that made Clarabel stall at a dual residual of ~2e-8
-/// ("almost solved") on rate-constrained Scenario II instances that solve cleanly without it.
+/// tolerances, 1e-8), no fallbacks. The problem is scaled by construction (module doc);
+/// the conic layer's generic row normalisation (now off by default), which scaled the
+/// scalar rows separately from the PSD and exponential blocks, made Clarabel stall at a
+/// dual residual of ~2e-8 ("almost solved") on rate-constrained Scenario II instances
+/// that solve cleanly without it.
 pub fn design_settings() -> SolverSettings {
-    SolverSettings {
-        normalize_rows: false,
-        ..SolverSettings::default()
-    }
+    SolverSettings::default()
 }
 
 /// Precomputed reduction and scalings for one model and FIM variant.
@@ -246,7 +244,7 @@ pub fn minimize_crb(
     let solve_seconds = started.elapsed().as_secs_f64();
     let solver_crb = Some(sol.objective * wmax);
     match &sol.status {
-        Status::Infeasible => {
+        Status::Infeasible { .. } => {
             return Ok(infeasible_design(
                 "the solver's infeasibility certificate (checked)",
                 sol.iterations,
@@ -280,8 +278,8 @@ pub fn minimize_crb(
     design.solver_iterations = sol.iterations;
     design.solve_seconds = solve_seconds;
     let mut problems = Vec::new();
-    if let Status::Inaccurate { reason } = &sol.status {
-        problems.push(format!("solver: {reason}"));
+    if let Status::Inaccurate { cause } = &sol.status {
+        problems.push(format!("solver: {cause}"));
     }
     let power = design.power.unwrap_or(f64::NAN);
     if !(power <= p0 * (1.0 + 1e-6)) {
@@ -297,7 +295,7 @@ pub fn minimize_crb(
     design.status = if problems.is_empty() {
         DesignStatus::Optimal
     } else {
-        DesignStatus::inaccurate(problems.join("; "), Some(sol.max_violation))
+        DesignStatus::inaccurate(problems.join("; "), Some(sol.violation.scaled))
     };
     Ok(design)
 }
@@ -400,7 +398,7 @@ pub fn max_sum_rate(model: &BackscatterModel, settings: &SolverSettings) -> Resu
     prob.log_det_ge(m, t.clone())?;
     prob.maximize(t);
     let sol = prob.solve(settings)?;
-    if !matches!(sol.status, Status::Optimal | Status::Inaccurate { .. }) {
+    if !sol.status.has_point() {
         return Ok(None);
     }
     let cov = lift(

@@ -244,14 +244,15 @@ impl ScaProblem {
             }
         }
         let sol = p.solve(settings)?;
-        // Clarabel's AlmostSolved (reduced accuracy, here typically a gap of ~1e-7 where
-        // the exp cones stall) counts as solved; any other non-optimal answer with finite
-        // values is returned as a search direction only (`solved = false`): the driver's
-        // step re-checks the true rates and the progress of every iterate.
+        // An optimal answer (full or reduced accuracy, here typically AlmostSolved at a gap
+        // of ~1e-7 where the exp cones stall, in both cases past the conic layer's
+        // violation gate) counts as solved; any other answer with a finite point (after
+        // the settings' fallbacks) is returned as a search direction only
+        // (`solved = false`): the driver's step re-checks the true rates and the progress
+        // of every iterate.
         let solved = match &sol.status {
-            Status::Optimal => true,
-            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => true,
-            Status::Inaccurate { .. } if sol.values.iter().all(|x| x.is_finite()) => false,
+            Status::Optimal { .. } => true,
+            Status::Inaccurate { .. } if sol.has_finite_point() => false,
             other => {
                 return Err(IsacError::Numerical(format!(
                     "SCA subproblem ({phase:?}) not solved: {other:?}"
@@ -312,18 +313,10 @@ impl IterativeAlgorithm for ScaPhase<'_> {
     type State = Vec<Mat<C64>>;
 
     fn step(&mut self, state: &Self::State, _k: usize) -> Result<Step<Self::State>> {
-        // one retry with Clarabel's own defaults (row normalisation, 1e-8 tolerances) when
-        // the design settings fail on a subproblem
-        let mut next = match self.problem.step(state, self.phase, self.settings) {
-            Ok((n, true)) => n,
-            first => match self
-                .problem
-                .step(state, self.phase, &SolverSettings::default())
-            {
-                Ok((n, _)) => n,
-                Err(e) => first.map(|(n, _)| n).map_err(|_| e)?,
-            },
-        };
+        // the settings' fallbacks (design_settings: Clarabel's default tolerances) are
+        // tried by the conic layer when a subproblem's answer is inaccurate; an unsolved
+        // subproblem's point is still used as a search direction and checked below
+        let (mut next, _solved) = self.problem.step(state, self.phase, self.settings)?;
         // the returned covariances may exceed the budget by the solver's tolerance: scale
         // them onto it (the objective and the rates change by as little)
         let power = self.problem.power(&next);
@@ -495,9 +488,8 @@ impl ScaProblem {
         p.maximize(obj);
         let sol = p.solve(settings)?;
         match &sol.status {
-            Status::Optimal => {}
-            Status::Infeasible => return Ok(None),
-            Status::Inaccurate { reason } if reason.contains("AlmostSolved") => {}
+            Status::Optimal { .. } => {}
+            Status::Infeasible { .. } => return Ok(None),
             other => {
                 return Err(IsacError::Numerical(format!(
                     "rank-one beamforming program not solved: {other:?}"

@@ -334,21 +334,14 @@ impl<'a> Algorithm1<'a> {
         })
     }
 
-    /// Solves a subproblem; when Clarabel neither solves nor certifies it, once more with
-    /// QDLDL as the KKT backend (a different path through the iterations), as the
-    /// fixed-structure program does.
+    /// Solves a subproblem. When Clarabel neither solves nor certifies it, the
+    /// settings' fallbacks are tried by the conic layer ([`program_settings`]: QDLDL as
+    /// the KKT backend, a different path through the iterations), as for the
+    /// fixed-structure program.
+    ///
+    /// [`program_settings`]: super::program::program_settings
     fn solve(&self, p: &Problem) -> Result<Solution> {
-        let sol = p.solve(&self.settings)?;
-        match &sol.status {
-            Status::Inaccurate { reason } if !reason.contains("AlmostSolved") => {
-                let retry = SolverSettings {
-                    direct_solve_method: "qdldl".into(),
-                    ..self.settings.clone()
-                };
-                p.solve(&retry)
-            }
-            _ => Ok(sol),
-        }
+        p.solve(&self.settings)
     }
 
     fn remember(&mut self, structure: (usize, Vec<usize>)) {
@@ -662,13 +655,12 @@ impl<'a> Algorithm1<'a> {
     }
 }
 
-/// `true` for a solved subproblem (Clarabel's reduced-accuracy "AlmostSolved" included),
-/// `false` for a certified infeasible one, an error otherwise.
+/// `true` for a solved subproblem (full or reduced accuracy, past the conic layer's
+/// violation gate), `false` for a certified infeasible one, an error otherwise.
 fn accepted(status: &Status, which: &str) -> Result<bool> {
     match status {
-        Status::Optimal => Ok(true),
-        Status::Inaccurate { reason } if reason.contains("AlmostSolved") => Ok(true),
-        Status::Infeasible => Ok(false),
+        Status::Optimal { .. } => Ok(true),
+        Status::Infeasible { .. } => Ok(false),
         other => Err(IsacError::Numerical(format!(
             "Algorithm 1, problem {which}: {other:?}"
         ))),

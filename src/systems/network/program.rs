@@ -21,7 +21,7 @@
 //! interference term, hence the power, the SINRs and the CRLB: a rank-one design with the
 //! same objective always exists. We report the rank found before this step.
 
-use crate::conic::{Affine, AffineMatrix, HermitianVar, Problem, SolverSettings, Status};
+use crate::conic::{Affine, AffineMatrix, Fallback, HermitianVar, Problem, SolverSettings, Status};
 use crate::error::Result;
 use crate::linalg::hermitian_rank;
 use crate::C64;
@@ -84,9 +84,10 @@ pub fn program_settings() -> SolverSettings {
         tol_feas: 1e-7,
         tol_infeas_abs: 1e-7,
         tol_infeas_rel: 1e-7,
-        // the conic layer's row normalisation makes Clarabel fail on these SDPs (numerical
-        // error on the pure-SINR case); Clarabel's own equilibration suffices
-        normalize_rows: false,
+        // a second linear-system backend takes a different path through the iterations
+        // when an answer is inaccurate (the conic layer's row normalisation, off by
+        // default, makes Clarabel fail on these SDPs: numerical error on the pure-SINR case)
+        fallbacks: vec![Fallback::DirectSolveMethod("qdldl".into())],
         // looser iterative refinement: faster, and it solves instances the default stalls
         // on ("insufficient progress" near the CRLB floor)
         iterative_refinement_reltol: 1e-10,
@@ -111,20 +112,19 @@ pub fn solve_fixed(
     if sinr_power_bound_exceeded(model, association) {
         return Ok((ProgramStatus::Infeasible, None));
     }
+    // the settings' fallbacks (program_settings: QDLDL as the KKT backend) are tried by
+    // the conic layer when the answer is inaccurate
     let first = solve_fixed_with(model, fim, association, Objective::Power, settings)?;
     if !matches!(first.0, ProgramStatus::Inaccurate(_)) {
         return Ok(first);
     }
-    // a second linear-system backend takes a different path through the iterations
-    let retry = SolverSettings {
-        direct_solve_method: "qdldl".into(),
+    // the CRLB program is solved once, with the settings as given
+    let no_fallbacks = SolverSettings {
+        fallbacks: Vec::new(),
         ..settings.clone()
     };
-    let first = solve_fixed_with(model, fim, association, Objective::Power, &retry)?;
-    if !matches!(first.0, ProgramStatus::Inaccurate(_)) {
-        return Ok(first);
-    }
-    let (status, floor) = solve_fixed_with(model, fim, association, Objective::Crlb, settings)?;
+    let (status, floor) =
+        solve_fixed_with(model, fim, association, Objective::Crlb, &no_fallbacks)?;
     match (status, floor) {
         (ProgramStatus::Infeasible, _) => Ok((ProgramStatus::Infeasible, None)),
         (ProgramStatus::Optimal, Some(d))
@@ -248,14 +248,14 @@ pub fn solve_fixed_with(
     }
     let sol = p.solve(settings)?;
     let status = match &sol.status {
-        Status::Optimal => ProgramStatus::Optimal,
-        Status::Inaccurate { reason } if reason.contains("AlmostSolved") => ProgramStatus::Optimal,
-        Status::Infeasible => return Ok((ProgramStatus::Infeasible, None)),
-        Status::Inaccurate { reason } if sol.values.iter().all(|x| x.is_finite()) => {
-            ProgramStatus::Inaccurate(reason.clone())
+        // full or reduced accuracy, past the conic layer's violation gate
+        Status::Optimal { .. } => ProgramStatus::Optimal,
+        Status::Infeasible { .. } => return Ok((ProgramStatus::Infeasible, None)),
+        Status::Inaccurate { cause } if sol.has_finite_point() => {
+            ProgramStatus::Inaccurate(cause.to_string())
         }
-        Status::Inaccurate { reason } => {
-            return Ok((ProgramStatus::Inaccurate(reason.clone()), None))
+        Status::Inaccurate { cause } => {
+            return Ok((ProgramStatus::Inaccurate(cause.to_string()), None))
         }
         Status::Unbounded => {
             return Ok((
