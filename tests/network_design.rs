@@ -114,6 +114,30 @@ fn designs_pass_the_recheck_and_the_exhaustive_optimum_is_never_above_a_baseline
             }
             assert!(v.crlb <= model.scenario.max_crlb * (1.0 + 1e-9));
             assert!((v.total_power - d.objective).abs() <= 1e-9 * d.objective);
+            assert!(
+                v.max_relative_violation <= 1e-7,
+                "{}",
+                v.max_relative_violation
+            );
+            // scaling every signal up by c raises SINRs and lowers the CRLB, so the
+            // largest relative violation is exactly the busiest BS's power excess
+            let p_max = model.scenario.max_power;
+            let busiest = v.bs_power.iter().copied().fold(0.0, f64::max);
+            let c = 4.0 * p_max / busiest;
+            let mut louder = d.clone();
+            for w in louder.beamformers.iter_mut() {
+                w.iter_mut().for_each(|x| *x *= c.sqrt());
+            }
+            for r in louder.sensing.iter_mut() {
+                *r = faer::Mat::from_fn(r.nrows(), r.ncols(), |i, j| r[(i, j)] * c);
+            }
+            let lv = verify(&model, &louder);
+            assert!(!lv.violations.is_empty());
+            assert!(
+                (lv.max_relative_violation - 3.0).abs() <= 1e-9,
+                "seed {seed}: {}",
+                lv.max_relative_violation
+            );
         }
     }
     assert!(

@@ -191,7 +191,10 @@ pub fn design(model: &NetworkModel, settings: &SolverSettings) -> Result<Network
         Some(d) => {
             let v = verify(model, d);
             let status = if !v.violations.is_empty() {
-                DesignStatus::inaccurate(format!("re-check: {}", v.violations.join("; ")), None)
+                DesignStatus::inaccurate(
+                    format!("re-check: {}", v.violations.join("; ")),
+                    Some(v.max_relative_violation),
+                )
             } else if result.inaccurate > 0 {
                 DesignStatus::inaccurate(format!(
                     "{} of {} candidate programs were neither solved nor certified infeasible; the optimum may be among them",

@@ -24,6 +24,11 @@ pub struct Verification {
     pub crlb: f64,
     /// Every violated constraint, one line each (empty: the design is feasible).
     pub violations: Vec<String>,
+    /// The largest relative violation over C1-C3 (SINR shortfall `1 - gamma_k / Gamma_k`,
+    /// power excess `p_s / P - 1`, CRLB excess `crlb / epsilon - 1`; 0 when all hold,
+    /// infinite for a structural violation: C6, the receiving BS transmitting, a
+    /// non-PSD `R_s`, an unbounded CRLB).
+    pub max_relative_violation: f64,
 }
 
 /// Re-evaluates `d` from its beamformers and covariances.
@@ -33,10 +38,12 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
     let k_count = model.user_count();
     let n = model.antennas();
     let mut violations = Vec::new();
+    let mut worst = 0.0f64;
     let r = d.receiver;
     for (k, &s) in d.association.iter().enumerate() {
         if s == r {
             violations.push(format!("C6: user {k} is served by the receiving BS {r}"));
+            worst = f64::INFINITY;
         }
     }
     if sc.receiving_bs.is_some_and(|x| x != r) {
@@ -68,6 +75,7 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
         })
         .collect();
     for (k, (&g, &target)) in sinr.iter().zip(&sc.min_sinr).enumerate() {
+        worst = worst.max(1.0 - g / target);
         if g < target * (1.0 - VERIFY_TOL) {
             violations.push(format!(
                 "C3: user {k} SINR {:.4} dB < {:.4} dB",
@@ -84,11 +92,13 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
             let low = vals.iter().copied().fold(f64::INFINITY, f64::min);
             if low < -1e-12 * top.max(sc.max_power) {
                 violations.push(format!("R_{s} is not PSD (eigenvalue {low:.3e})"));
+                worst = f64::INFINITY;
             }
         }
     }
     if (0..n).any(|a| (0..n).any(|b| d.sensing[r][(a, b)].norm() > 0.0)) {
         violations.push(format!("the receiving BS {r} transmits a sensing signal"));
+        worst = f64::INFINITY;
     }
     for (k, w) in d.beamformers.iter().enumerate() {
         let c = &mut cov[d.association[k]];
@@ -100,6 +110,7 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
     }
     let bs_power: Vec<f64> = cov.iter().map(bs_power_of).collect();
     for (s, &pw) in bs_power.iter().enumerate() {
+        worst = worst.max(pw / sc.max_power - 1.0);
         if pw > sc.max_power * (1.0 + VERIFY_TOL) {
             violations.push(format!(
                 "C1: BS {s} transmits {:.4} dBm > {:.4} dBm",
@@ -115,6 +126,11 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
         Ok(f) => f.blocks(&cov).crlb(),
         Err(_) => f64::INFINITY,
     };
+    worst = worst.max(if crlb.is_nan() {
+        f64::INFINITY
+    } else {
+        crlb / sc.max_crlb - 1.0
+    });
     if !(crlb <= sc.max_crlb * (1.0 + VERIFY_TOL)) {
         violations.push(format!("C2: CRLB {crlb:.4e} m^2 > {:.4e} m^2", sc.max_crlb));
     }
@@ -124,6 +140,7 @@ pub fn verify(model: &NetworkModel, d: &NetworkDesign) -> Verification {
         bs_power,
         crlb,
         violations,
+        max_relative_violation: worst,
     }
 }
 
