@@ -136,12 +136,12 @@ fn bench_conic(repeat: usize) -> Result<BenchReport> {
                 shape.antennas, shape.antennas, shape.targets, shape.parameters, shape.users, b.variables, b.rows
             ),
             format!(
-                "  build {:.3} s (modelling {:.3} s + lowering {:.3} s), solve {:.3} s: build/solve {:.1}%",
+                "  build {:.4} s (modelling {:.4} s + lowering {:.4} s), solve {:.3} s: build/solve {:.2e}",
                 b.build_seconds,
                 b.model_seconds,
                 b.lower_seconds,
                 b.solve_seconds,
-                100.0 * b.build_seconds / b.solve_seconds
+                b.build_seconds / b.solve_seconds
             ),
             format!(
                 "  {} ({} interior-point iterations), objective {:.10e}, largest scaled violation {:.2e}",
