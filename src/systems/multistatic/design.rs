@@ -340,7 +340,9 @@ pub fn design_traced(
         .collect();
     d.non_monotone_steps = phase2.non_monotone_steps.clone();
     d.status = match (&phase2.reason, recheck(model, &d)) {
-        (_, Some(violation)) => DesignStatus::inaccurate(violation, None),
+        (_, Some(violation)) => {
+            DesignStatus::inaccurate(violation, Some(relative_violation(model, &d)))
+        }
         (StopReason::Failed(e), _) if phase2.iterations() > 0 => DesignStatus::Stalled {
             reason: format!("SCA stopped after {} iterations: {e}", phase2.iterations()),
         },
@@ -427,6 +429,20 @@ fn recheck(model: &MultistaticModel, d: &MultistaticDesign) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The largest relative violation of the re-checked constraints: rate shortfall
+/// `-slack / max(R_th, 1)` and power excess `excess / P_T` (the scales of [`recheck`]);
+/// 0 when both hold.
+fn relative_violation(model: &MultistaticModel, d: &MultistaticDesign) -> f64 {
+    let s = &model.scenario;
+    let rate = d
+        .min_rate_slack
+        .map_or(f64::INFINITY, |sl| -sl / s.min_rate.max(1.0));
+    let power = d
+        .power_excess
+        .map_or(f64::INFINITY, |pe| pe / s.power_budget);
+    rate.max(power).max(0.0)
 }
 
 /// Rank-one TR-RE channels: the exact program of [`ScaProblem::solve_rank_one`] replaces
@@ -538,5 +554,33 @@ pub fn evaluate(
         power_excess: Some(power - s.power_budget),
         solve_seconds: 0.0,
         phase_seconds: PhaseSeconds::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Beamformers with twice the budget: the rates only grow with power, so the largest
+    /// relative violation is exactly the power excess over the budget, 1.
+    #[test]
+    fn relative_violation_of_a_design_over_budget_is_its_power_excess() {
+        let model = MultistaticModel::new(
+            super::super::MultistaticScenario::from_table(&toml::Table::new()).unwrap(),
+        );
+        let s = &model.scenario;
+        let nt = s.tx_antennas;
+        let users = model.receivers() + 1;
+        let per = 2.0 * s.power_budget / (users * nt) as f64;
+        let w: Vec<Mat<C64>> = (0..users)
+            .map(|_| Mat::from_fn(nt, 1, |_, _| C64::new(per.sqrt(), 0.0)))
+            .collect();
+        let d = evaluate(&model, &[0], &w);
+        let pe = d.power_excess.unwrap();
+        assert!((pe / s.power_budget - 1.0).abs() < 1e-12, "{pe}");
+        assert!(recheck(&model, &d).is_some());
+        let rv = relative_violation(&model, &d);
+        let rate_part = -d.min_rate_slack.unwrap() / s.min_rate.max(1.0);
+        assert!((rv - 1.0_f64.max(rate_part)).abs() < 1e-12, "{rv}");
     }
 }
