@@ -1,8 +1,9 @@
 //! Runs `isac::conic::bench_hermitian_sdp` and writes its JSON (for
 //! `python/conic_reference.py`).
 //!
-//! Usage: `cargo run --release --example conic_bench -- [ANTENNAS] [OUT.json] [SEED]`
-//! (defaults 64, `out/conic_bench.json`, 1).
+//! Usage: `cargo run --release --example conic_bench -- [ANTENNAS] [OUT.json] [SEED] [KKT] [THREADS]`
+//! (defaults 64, `out/conic_bench.json`, 1, `faer`, 1; KKT is Clarabel's direct solve
+//! method, e.g. `qdldl`; THREADS those of the KKT backend).
 
 use isac::conic::bench::HermitianSdpShape;
 use isac::conic::{bench_hermitian_sdp, SolverSettings};
@@ -19,7 +20,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         antennas,
         ..HermitianSdpShape::default()
     };
-    let b = bench_hermitian_sdp(shape, seed, &SolverSettings::default())?;
+    let mut settings = SolverSettings::default();
+    if let Some(method) = args.get(3) {
+        settings.direct_solve_method = method.clone();
+    }
+    if let Some(threads) = args.get(4) {
+        settings.max_threads = threads.parse()?;
+    }
+    let b = bench_hermitian_sdp(shape, seed, &settings)?;
     println!(
         "n = {antennas}: {} variables, {} rows; model {:.3} s, lower {:.3} s, build {:.3} s, \
          solve {:.3} s (build/solve {:.2e}); {} iterations, {}, objective {:.10e}, violation {:.2e}",
