@@ -64,17 +64,7 @@ fn single_device_optimum_is_the_matched_beam() {
 fn rate_above_the_maximum_is_infeasible_not_an_error() {
     let m = model(scenario_one(), &[("min_sum_rate", 0.5.into())]);
     let d = minimize_crb(&m, &design_settings()).unwrap();
-    assert!(
-        matches!(
-            d.status,
-            DesignStatus::Infeasible {
-                certified: true,
-                ..
-            }
-        ),
-        "{:?}",
-        d.status
-    );
+    assert_certified_infeasible(&d.status);
 }
 
 #[test]
@@ -171,17 +161,7 @@ fn crb_is_monotone_in_power_and_rate() {
     let mut prev = 0.0;
     for (g, d) in rates.iter().zip(&curve) {
         if *g > 4.0 {
-            assert!(
-                matches!(
-                    d.status,
-                    DesignStatus::Infeasible {
-                        certified: true,
-                        ..
-                    }
-                ),
-                "{:?}",
-                d.status
-            );
+            assert_certified_infeasible(&d.status);
             continue;
         }
         let c = d.crb.unwrap().total;
@@ -301,4 +281,17 @@ fn experiment_results_do_not_depend_on_the_thread_count() {
     }
     assert_eq!(outputs[0].len(), 11);
     assert_eq!(outputs[0], outputs[1]);
+}
+
+fn assert_certified_infeasible(status: &DesignStatus) {
+    assert!(
+        matches!(
+            status,
+            DesignStatus::Infeasible {
+                certified: true,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
 }

@@ -158,7 +158,7 @@ pub fn bench(
         };
         write_json(&path, &c.export)?;
         let shown = path.display().to_string();
-        println!("{}", c.message.replace("{path}", &shown));
+        println!("{}", c.message.replace("{export}", &shown));
         println!(
             "  check it with: {python} {}",
             c.checker.replace("{export}", &shown)

@@ -55,7 +55,7 @@ pub struct BenchReport {
 #[derive(Debug, Clone)]
 pub struct CrossCheck {
     pub export: serde_json::Value,
-    /// One line saying what was written (`{path}` stands for the file).
+    /// One line saying what was written (`{export}` stands for the file).
     pub message: String,
     /// The checker command, with `{export}` standing for the exported file.
     pub checker: &'static str,

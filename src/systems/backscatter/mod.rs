@@ -178,7 +178,7 @@ impl System for BackscatterSystem {
         let count = 12;
         Ok(Some(CrossCheck {
             export: bench::cross_check_instances(count, 2026)?,
-            message: format!("wrote {count} cross-check instances to {{path}}"),
+            message: format!("wrote {count} cross-check instances to {{export}}"),
             checker: "python/backscatter_reference.py {export}",
         }))
     }

@@ -269,7 +269,7 @@ impl System for MultistaticSystem {
         Ok(Some(CrossCheck {
             export: b.export,
             message: format!(
-                "wrote the cross-check SCA ({} iterations, s(Q) = {:.9}) to {{path}}",
+                "wrote the cross-check SCA ({} iterations, s(Q) = {:.9}) to {{export}}",
                 b.sca_iterations, b.final_gain
             ),
             checker:

@@ -290,7 +290,7 @@ impl System for NetworkSystem {
         Ok(Some(CrossCheck {
             export: answer.json,
             message:
-                "wrote the design of configs/network/crosscheck.toml with its channels to {path}"
+                "wrote the design of configs/network/crosscheck.toml with its channels to {export}"
                     .into(),
             checker: "python/network_reference.py {export} --check-tol 1e-3",
         }))
