@@ -114,6 +114,43 @@ pub fn psd_part(a: &Mat<C64>) -> Mat<C64> {
     }
 }
 
+/// Solves `A x = b` for a Hermitian positive-definite `A` by Cholesky; `None` if `A` is
+/// not positive definite or the answer is not finite.
+pub fn hermitian_solve(a: &Mat<C64>, b: &[C64]) -> Option<Vec<C64>> {
+    let n = a.nrows();
+    if n == 0 || a.ncols() != n || b.len() != n {
+        return None;
+    }
+    let llt = a.llt(Side::Lower).ok()?;
+    let rhs = Mat::from_fn(n, 1, |i, _| b[i]);
+    let x = faer::linalg::solvers::Solve::solve(&llt, &rhs);
+    let out: Vec<C64> = (0..n).map(|i| x[(i, 0)]).collect();
+    out.iter().all(|z| z.re.is_finite() && z.im.is_finite()).then_some(out)
+}
+
+/// An orthonormal basis (columns) of the span of `vectors` (each of length `n`): the
+/// eigenvectors of `sum_v v v^H / |v|^2` (each vector normalised first, so that vectors
+/// of very different scales count alike) with eigenvalues above `rel_tol` times the
+/// largest.
+pub fn orthonormal_basis(vectors: &[Vec<C64>], n: usize, rel_tol: f64) -> Option<Mat<C64>> {
+    let norms: Vec<f64> = vectors
+        .iter()
+        .map(|v| v.iter().map(|z| z.norm_sqr()).sum::<f64>())
+        .collect();
+    let gram = Mat::from_fn(n, n, |a, b| {
+        vectors
+            .iter()
+            .zip(&norms)
+            .filter(|(_, &w)| w > 0.0)
+            .map(|(v, w)| v[a] * v[b].conj() / *w)
+            .sum::<C64>()
+    });
+    let (vals, vecs) = hermitian_eigen(&gram)?;
+    let max = vals.iter().cloned().fold(0.0, f64::max);
+    let keep: Vec<usize> = (0..n).rev().filter(|&k| vals[k] > rel_tol * max).collect();
+    Some(Mat::from_fn(n, keep.len(), |a, k| vecs[(a, keep[k])]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod geometry;
 pub mod pathloss;
 pub mod pulse;
 pub mod quadrature;
+pub mod wavefront;
 
 /// Speed of light in vacuum, m/s.
 pub const SPEED_OF_LIGHT: f64 = 299_792_458.0;

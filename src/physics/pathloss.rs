@@ -16,9 +16,24 @@ pub enum PathLoss {
         ref_distance: f64,
         exponent: f64,
     },
+    /// Close-in/floating-intercept model in dB, `L(d) = a1 + a2 10 log10(d)`, power gain
+    /// `10^(-L/10)`: the NYC 28 GHz model (71) of near-field-ispac.md ({61.4, 2} LoS,
+    /// {72, 2.92} NLoS).
+    InterceptDb { intercept_db: f64, exponent: f64 },
 }
 
 impl PathLoss {
+    /// NYC 28 GHz line-of-sight model, (71) of near-field-ispac.md.
+    pub const NYC_28GHZ_LOS: PathLoss = PathLoss::InterceptDb {
+        intercept_db: 61.4,
+        exponent: 2.0,
+    };
+    /// NYC 28 GHz non-line-of-sight model, (71) of near-field-ispac.md.
+    pub const NYC_28GHZ_NLOS: PathLoss = PathLoss::InterceptDb {
+        intercept_db: 72.0,
+        exponent: 2.92,
+    };
+
     /// The power gain at distance `d` metres (linear).
     pub fn gain(&self, d: f64) -> f64 {
         match *self {
@@ -32,6 +47,10 @@ impl PathLoss {
                 ref_distance,
                 exponent,
             } => gain_at_ref * (d / ref_distance).powf(-exponent),
+            PathLoss::InterceptDb {
+                intercept_db,
+                exponent,
+            } => 10f64.powf(-(intercept_db + exponent * 10.0 * d.log10()) / 10.0),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod backscatter;
 pub mod multistatic;
+pub mod nearfield;
 pub mod network;
 
 use crate::error::{IsacError, Result};
@@ -61,10 +62,11 @@ pub struct CrossCheck {
     pub checker: &'static str,
 }
 
-static SYSTEMS: [&dyn System; 3] = [
+static SYSTEMS: [&dyn System; 4] = [
     &backscatter::BackscatterSystem,
     &multistatic::MultistaticSystem,
     &network::NetworkSystem,
+    &nearfield::NearfieldSystem,
 ];
 
 /// Every system, in the order `isac list` shows them.

@@ -1,0 +1,559 @@
+//! The fully digital designs (the paper's Scheme 2, "FD": `N_RF = N_a`, `F = I`), exact
+//! convex programs whose optima bound every hybrid design from below
+//! (docs/nearfield.md#fully-digital-optimum).
+//!
+//! # Downlink: (26) without (26b)
+//! With `R_x = W W^H + R_d` (10) and `W_k = w_k w_k^H`, the SDR of (26) is
+//!
+//! ```text
+//!   min tr CRB(R_x)   s.t.  (1 + 1/gamma) h_k^T W_k h_k^* >= h_k^T R_x h_k^* + sigma_0^2,   (38b)
+//!                           R_x >= sum_k W_k,  W_k >= 0,  tr R_x <= P_d,                    (38d)
+//! ```
+//!
+//! and it is tight: from any optimum, `w_k = W_k h_k^* / sqrt(h_k^T W_k h_k^*)` (39) gives
+//! `w_k w_k^H <= W_k` with the same `h_k^T (.) h_k^*`, so `R_d = R_x - sum w_k w_k^H >= 0`,
+//! `R_x` (hence the CRB and the power) is unchanged, and every SINR constraint still
+//! holds (the signal term is equal, the interference-plus-probing term is
+//! `h_k^T R_x h_k^* - |h_k^T w_k|^2`, equal too).
+//!
+//! # Uplink: (53) with `F = I`
+//! The echo `G R_u G^H = |beta|^2 (b^T R_u b^*) a a^H` (8) has rank one, so with MMSE
+//! combining user `k`'s SINR (17) is a decreasing function of the scalar
+//! `s = b^T R_u b^*` alone. By Sherman–Morrison, with `A_k = sum_{i != k} P_u h_i h_i^H +
+//! sigma_u^2 I`, `g = h_k^H A_k^{-1} h_k`, `x = |a^H A_k^{-1} h_k|^2`,
+//! `y = a^H A_k^{-1} a`, `c = |beta|^2`:
+//!
+//! ```text
+//!   SINR_k(s) = P_u (g - c s x / (1 + c s y)) >= gamma
+//!     <=>  c s (x - delta y) <= delta,   delta = g - gamma / P_u,
+//! ```
+//!
+//! so the SINR constraints are exactly `s <= s_max = min_k delta / (c (x - delta y))`
+//! (no limit from user `k` when `x <= delta y`; infeasible, certified, when some
+//! `delta < 0`: even without probing that user misses its target). The design is then
+//! `min tr CRB(R_u)  s.t.  tr R_u <= P_s, b^T R_u b^* <= s_max, R_u >= 0`.
+//!
+//! # Subspace (exact)
+//! Every quantity depends on the covariance only through `v^T R v^*` for the transmit
+//! vectors `q, dq/dtheta, dq/dr` and (downlink) the user channels `h_k`. With `B` an
+//! orthonormal basis of the span of their conjugates and `P = B B^H`, replacing `R` by
+//! `P R P` (and `W_k` by `P W_k P`) keeps every such form, every PSD order and every
+//! rank, and does not increase the power; so an optimum `R = B Z B^H` exists with `Z` of
+//! size `dim <= 3 + K` (downlink) or `<= 3` (uplink). [`Subspace::Full`] solves the
+//! `N_a x N_a` program instead; the tests check that both agree.
+//!
+//! # Objective and scaling
+//! `tr CRB = tr(E^T J^{-1} E)` with `E = [e_theta, e_r]` is minimised through
+//! `[[J~, E], [E^T, V]] >= 0`, `min sum_i w_i V_ii` (Schur complement:
+//! `V >= E^T J~^{-1} E`), the FIM equilibrated as `J~ = D J D` with
+//! `D_i = J_ii(R = P I/dim)^{-1/2}` and `w_i = D_i^2`. This is the paper's (27)-(28)
+//! with `U` eliminated. Powers are in units of the budget.
+
+use super::model::{fim_coefficients, Bound, NearfieldModel};
+use super::scenario::{Mode, Subspace};
+use crate::conic::{Affine, AffineMatrix, HermitianVar, Problem, SolverSettings, Status};
+use crate::error::{IsacError, Result};
+use crate::linalg::{hermitian_eigen, hermitian_solve, inner, orthonormal_basis};
+use crate::status::DesignStatus;
+use crate::C64;
+use faer::Mat;
+use std::time::Instant;
+
+/// Relative tolerance of the re-check (power, SINRs, PSD of `R_d`).
+pub const RECHECK_TOL: f64 = 1e-6;
+
+/// A fully digital design and its re-evaluated metrics.
+#[derive(Debug, Clone)]
+pub struct DigitalDesign {
+    pub status: DesignStatus,
+    /// FIM and CRB re-evaluated from the returned covariance.
+    pub bound: Option<Bound>,
+    /// Downlink: `R_x` (`N_a x N_a`); uplink: `R_u` (`N_b x N_b`).
+    pub transmit_covariance: Option<Mat<C64>>,
+    /// Downlink: the precoders `w_k` (columns, `N_a x K`); uplink: the unit-norm MMSE
+    /// combiners (`N_a x K`).
+    pub digital: Option<Mat<C64>>,
+    /// Downlink: `R_d = R_x - W W^H` (`N_a x N_a`); uplink: `R_u`.
+    pub sensing_covariance: Option<Mat<C64>>,
+    /// Achieved SINRs (linear), recomputed from the returned matrices.
+    pub sinr: Option<Vec<f64>>,
+    /// Transmit power, W.
+    pub power: Option<f64>,
+    /// The conic program's optimal `tr CRB` (before re-evaluation).
+    pub solver_objective: Option<f64>,
+    /// Uplink: the echo limit `s_max` on `b^T R_u b^*` (`None`: no user limits it).
+    pub echo_limit: Option<f64>,
+    /// Dimension of the subspace the program was solved in.
+    pub subspace_dimension: usize,
+    pub solver_iterations: u32,
+    pub solve_seconds: f64,
+}
+
+impl DigitalDesign {
+    fn empty(status: DesignStatus, dim: usize, seconds: f64) -> Self {
+        DigitalDesign {
+            status,
+            bound: None,
+            transmit_covariance: None,
+            digital: None,
+            sensing_covariance: None,
+            sinr: None,
+            power: None,
+            solver_objective: None,
+            echo_limit: None,
+            subspace_dimension: dim,
+            solver_iterations: 0,
+            solve_seconds: seconds,
+        }
+    }
+}
+
+/// The solver settings of the designs: the conic layer's defaults.
+pub fn design_settings() -> SolverSettings {
+    SolverSettings::default()
+}
+
+/// The fully digital optimum of the model's mode.
+pub fn fully_digital(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDesign> {
+    match model.scenario.mode {
+        Mode::Downlink => downlink(model, settings),
+        Mode::Uplink => uplink(model, settings),
+    }
+}
+
+/// The basis of the design subspace: the span of the conjugates of `vectors` (reduced)
+/// or the identity (full).
+fn design_basis(vectors: &[Vec<C64>], n: usize, subspace: Subspace) -> Result<Mat<C64>> {
+    match subspace {
+        Subspace::Full => Ok(Mat::from_fn(n, n, |i, j| {
+            C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)
+        })),
+        Subspace::Reduced => {
+            let conj: Vec<Vec<C64>> = vectors
+                .iter()
+                .map(|v| v.iter().map(|z| z.conj()).collect())
+                .collect();
+            orthonormal_basis(&conj, n, 1e-12).ok_or_else(|| {
+                IsacError::Numerical("eigendecomposition of the design subspace failed".into())
+            })
+        }
+    }
+}
+
+/// `B^H v^*` (the coordinates of `conj(v)` in the basis).
+fn coordinates(basis: &Mat<C64>, v: &[C64]) -> Vec<C64> {
+    (0..basis.ncols())
+        .map(|c| (0..basis.nrows()).map(|r| basis[(r, c)].conj() * v[r].conj()).sum())
+        .collect()
+}
+
+/// `B Z B^H`.
+fn lift(basis: &Mat<C64>, z: &Mat<C64>, scale: f64) -> Mat<C64> {
+    let bz = basis * z;
+    let mut r = &bz * basis.adjoint();
+    for i in 0..r.nrows() {
+        for j in 0..r.ncols() {
+            r[(i, j)] *= scale;
+        }
+    }
+    r
+}
+
+/// The CRB part of both programs for the covariance `Z = sum_m s_m Z_m` (units of the
+/// budget `power`; `parts` holds `(Z_m, s_m)`): `tr Z <= 1` and the objective through
+/// the Schur LMI. Returns the factor that turns the program's objective into `tr CRB`.
+fn crb_program(
+    prob: &mut Problem,
+    model: &NearfieldModel,
+    basis: &Mat<C64>,
+    power: f64,
+    receive_gram: &[[C64; 3]; 3],
+    parts: &[(&HermitianVar, f64)],
+) -> Result<f64> {
+    let dim = basis.ncols();
+    let q = model.transmit_vectors();
+    let e: Vec<Vec<C64>> = q.iter().map(|v| coordinates(basis, v)).collect();
+    let scale = model.fim_scale() * power;
+    let variant = model.fim_variant();
+    // J_ij(Z) = Re tr(A_ij Z), A_ij = scale sum C[y'][y] e_y e_y'^H
+    let a_mats: Vec<Vec<Mat<C64>>> = (0..4)
+        .map(|i| {
+            (0..4)
+                .map(|j| {
+                    let c = fim_coefficients(receive_gram, model.sensing_gain, i, j, variant);
+                    Mat::from_fn(dim, dim, |r, col| {
+                        let mut v = C64::new(0.0, 0.0);
+                        for y2 in 0..3 {
+                            for y in 0..3 {
+                                v += c[y2][y] * e[y][r] * e[y2][col].conj();
+                            }
+                        }
+                        v * scale
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let iso_value = |m: &Mat<C64>| -> f64 {
+        (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64
+    };
+    let d: Vec<f64> = (0..4)
+        .map(|i| {
+            let jii = iso_value(&a_mats[i][i]);
+            if jii > 0.0 && jii.is_finite() {
+                1.0 / jii.sqrt()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    prob.le(covariance_trace(parts), 1.0);
+    let mut jt = vec![vec![Affine::zero(); 4]; 4];
+    for i in 0..4 {
+        for j in i..4 {
+            let mut entry = Affine::zero();
+            for (zm, sm) in parts {
+                entry.add_scaled(sm * d[i] * d[j], &zm.real_trace_with(&a_mats[i][j])?);
+            }
+            jt[i][j] = entry.clone();
+            jt[j][i] = entry;
+        }
+    }
+    let v = [prob.scalar(), prob.scalar(), prob.scalar()];
+    let vm = [[&v[0], &v[1]], [&v[1], &v[2]]];
+    let block: AffineMatrix = (0..6)
+        .map(|r| {
+            (0..6)
+                .map(|c| match (r < 4, c < 4) {
+                    (true, true) => jt[r][c].clone(),
+                    (true, false) => Affine::constant(if r == c - 4 { 1.0 } else { 0.0 }),
+                    (false, true) => Affine::constant(if c == r - 4 { 1.0 } else { 0.0 }),
+                    (false, false) => vm[r - 4][c - 4].clone(),
+                })
+                .collect()
+        })
+        .collect();
+    prob.lmi_symmetric(block)?;
+    let w = [d[0] * d[0], d[1] * d[1]];
+    let wmax = w[0].max(w[1]);
+    let mut objective = Affine::zero();
+    objective.add_scaled(w[0] / wmax, &v[0]);
+    objective.add_scaled(w[1] / wmax, &v[2]);
+    prob.minimize(objective);
+    Ok(wmax)
+}
+
+/// `tr Z = sum_m s_m tr Z_m`.
+fn covariance_trace(parts: &[(&HermitianVar, f64)]) -> Affine {
+    let mut t = Affine::zero();
+    for (zm, sm) in parts {
+        t.add_scaled(*sm, &zm.trace());
+    }
+    t
+}
+
+/// Maps a non-optimal conic status to a design status; `None` when there is a point.
+fn solver_failure(status: &Status) -> Option<DesignStatus> {
+    match status {
+        Status::Infeasible { .. } => Some(DesignStatus::infeasible(
+            "the solver's infeasibility certificate (checked by the conic layer)",
+            true,
+        )),
+        Status::Unbounded => Some(DesignStatus::inaccurate(
+            "the solver reported an unbounded objective",
+            None,
+        )),
+        _ => None,
+    }
+}
+
+/// Smallest eigenvalue of a Hermitian matrix relative to its trace (0 for the zero matrix).
+fn relative_min_eigenvalue(m: &Mat<C64>) -> f64 {
+    let tr: f64 = (0..m.nrows()).map(|i| m[(i, i)].re).sum();
+    match hermitian_eigen(m) {
+        Some((vals, _)) if tr > 0.0 => vals[0] / tr,
+        Some(_) => 0.0,
+        None => f64::NAN,
+    }
+}
+
+fn downlink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDesign> {
+    let started = Instant::now();
+    let s = &model.scenario;
+    let na = s.mt.elements;
+    let k = model.users();
+    let power = s.power;
+    let gamma = s.min_sinr;
+    let mut vectors: Vec<Vec<C64>> = model.transmit_vectors().to_vec();
+    vectors.extend(model.user_channels.iter().cloned());
+    let basis = design_basis(&vectors, na, s.subspace)?;
+    let dim = basis.ncols();
+    let c: Vec<Vec<C64>> = model
+        .user_channels
+        .iter()
+        .map(|h| coordinates(&basis, h))
+        .collect();
+    let tau: Vec<f64> = c
+        .iter()
+        .map(|ck| gamma * s.noise / (power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>()))
+        .collect();
+    let mut prob = Problem::new();
+    let (rd_var, ys) = sinr_constraints(&mut prob, dim, &c, &tau, gamma, power / s.noise)?;
+    let parts = covariance_parts(&rd_var, &ys, &tau);
+    let rg = model.receive_gram(None);
+    let wmax = crb_program(&mut prob, model, &basis, power, &rg, &parts)?;
+    let sol = prob.solve(settings)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(status) = solver_failure(&sol.status) {
+        let mut d = DigitalDesign::empty(status, dim, seconds);
+        d.solver_iterations = sol.iterations;
+        return Ok(d);
+    }
+    if !sol.status.is_optimal() {
+        // Clarabel may fail to certify infeasibility of an SDP near its boundary; the
+        // SINR-only power minimisation (well conditioned) settles it.
+        let mut check = Problem::new();
+        let (rd_c, ys_c) = sinr_constraints(&mut check, dim, &c, &tau, gamma, power / s.noise)?;
+        check.minimize(covariance_trace(&covariance_parts(&rd_c, &ys_c, &tau)));
+        let min = check.solve(settings)?;
+        let needed = min.objective;
+        if min.status.is_infeasible() || (min.status.is_optimal() && needed > 1.0 + RECHECK_TOL)
+        {
+            let mut d = DigitalDesign::empty(
+                DesignStatus::infeasible(
+                    format!(
+                        "the SINR targets need {} of the power budget (SINR-only power minimisation)",
+                        if min.status.is_infeasible() { "more than all".to_string() } else { format!("{needed:.6} times") }
+                    ),
+                    true,
+                ),
+                dim,
+                started.elapsed().as_secs_f64(),
+            );
+            d.solver_iterations = sol.iterations + min.iterations;
+            return Ok(d);
+        }
+    }
+    let mut zv = sol.hermitian_value(&rd_var);
+    for (y, t) in ys.iter().zip(&tau) {
+        zv += sol.hermitian_value(y) * faer::Scale(C64::new(*t, 0.0));
+    }
+    let rx = lift(&basis, &zv, power);
+    // rank-one construction (39) in coordinates: y_k = Y_k c_k / sqrt(c_k^H Y_k c_k)
+    let mut w = Mat::<C64>::zeros(na, k);
+    for u in 0..k {
+        let yv = sol.hermitian_value(&ys[u]) * faer::Scale(C64::new(tau[u], 0.0));
+        let yc: Vec<C64> = (0..dim)
+            .map(|r| (0..dim).map(|col| yv[(r, col)] * c[u][col]).sum())
+            .collect();
+        let energy = inner(&c[u], &yc).re;
+        if energy > 0.0 {
+            for r in 0..na {
+                let v: C64 = (0..dim).map(|col| basis[(r, col)] * yc[col]).sum();
+                w[(r, u)] = v * (power / energy).sqrt();
+            }
+        }
+    }
+    let ww = &w * w.adjoint();
+    let rd = &rx - &ww;
+    let mut d = DigitalDesign::empty(DesignStatus::Optimal, dim, seconds);
+    d.solver_iterations = sol.iterations;
+    d.solver_objective = Some(sol.objective * wmax);
+    let sinr = model.downlink_sinr(&w, &rd);
+    let pw: f64 = (0..na).map(|i| rx[(i, i)].re).sum();
+    let mut problems = Vec::new();
+    if let Status::Inaccurate { cause } = &sol.status {
+        problems.push(format!("solver: {cause}"));
+    }
+    if !(pw <= power * (1.0 + RECHECK_TOL)) {
+        problems.push(format!("power {pw:e} W exceeds the budget {power:e} W"));
+    }
+    let worst = sinr.iter().cloned().fold(f64::INFINITY, f64::min);
+    if !(worst >= gamma * (1.0 - RECHECK_TOL)) {
+        problems.push(format!("SINR {worst:e} below the target {gamma:e}"));
+    }
+    let min_eig = relative_min_eigenvalue(&rd);
+    if !(min_eig >= -RECHECK_TOL) {
+        problems.push(format!("R_d not PSD (eigenvalue {min_eig:e} of its trace)"));
+    }
+    if !problems.is_empty() {
+        d.status = DesignStatus::inaccurate(problems.join("; "), Some(sol.violation.scaled));
+    }
+    d.bound = Some(model.bound(&rx, None));
+    d.transmit_covariance = Some(rx);
+    d.digital = Some(w);
+    d.sensing_covariance = Some(rd);
+    d.sinr = Some(sinr);
+    d.power = Some(pw);
+    Ok(d)
+}
+
+/// The SINR constraints (38b)-(38d) with `R_x = R_d + sum_k W_k` (units of the budget):
+/// `R_d >= 0` and `W_k = tau_k Y_k >= 0` are the variables, with
+/// `tau_k = gamma sigma^2 / (P |c_k|^2)` the power user `k` needs alone, so that `Y_k`
+/// is O(1) like `R_d` (the solver's accuracy is absolute on O(1) unknowns; unscaled, the
+/// users' few-per-mille share of the power met the SINR targets only to 1e-3). Each SINR
+/// row is written without cancellation, `(1/gamma) h^T W_k h^* - sum_{i != k} h^T W_i h^*
+/// - h^T R_d h^* >= sigma_0^2`, in units of the noise (`snr = P / sigma_0^2`); the
+/// `(1 + 1/gamma) W_k >= R_x` form of (38b) loses digits at high SINR targets.
+/// Returns `R_d` and the `Y_k`.
+fn sinr_constraints(
+    prob: &mut Problem,
+    dim: usize,
+    c: &[Vec<C64>],
+    tau: &[f64],
+    gamma: f64,
+    snr: f64,
+) -> Result<(HermitianVar, Vec<HermitianVar>)> {
+    let rd = prob.psd_hermitian(dim);
+    let ys: Vec<HermitianVar> = c.iter().map(|_| prob.psd_hermitian(dim)).collect();
+    for (u, cu) in c.iter().enumerate() {
+        let mut lhs = ys[u].quad_form(cu)?.scaled(tau[u] * snr / gamma);
+        for (i, yi) in ys.iter().enumerate() {
+            if i != u {
+                lhs -= yi.quad_form(cu)?.scaled(tau[i] * snr);
+            }
+        }
+        lhs -= rd.quad_form(cu)?.scaled(snr);
+        prob.ge(lhs, 1.0);
+    }
+    Ok((rd, ys))
+}
+
+/// `(R_d, 1), (Y_k, tau_k)`: the parts of `R_x`.
+fn covariance_parts<'a>(
+    rd: &'a HermitianVar,
+    ys: &'a [HermitianVar],
+    tau: &[f64],
+) -> Vec<(&'a HermitianVar, f64)> {
+    std::iter::once((rd, 1.0))
+        .chain(ys.iter().zip(tau).map(|(y, t)| (y, *t)))
+        .collect()
+}
+
+/// The uplink echo limit `s_max` of the module doc for the combiner `F` (identity when
+/// `None`): `Ok(None)` when no user limits the echo, `Err(k)` when user `k` misses its
+/// SINR target even without probing.
+pub fn uplink_echo_limit(
+    model: &NearfieldModel,
+    combiner: Option<&Mat<C64>>,
+) -> std::result::Result<Option<f64>, usize> {
+    let s = &model.scenario;
+    let zero = Mat::<C64>::zeros(s.at.elements, s.at.elements);
+    let a = match combiner {
+        Some(f) => super::model::combine(f, &model.mt_response.value),
+        None => model.mt_response.value.clone(),
+    };
+    let c = model.sensing_gain.norm_sqr();
+    let mut limit: Option<f64> = None;
+    for u in 0..model.users() {
+        let h = match combiner {
+            Some(f) => super::model::combine(f, &model.user_channels[u]),
+            None => model.user_channels[u].clone(),
+        };
+        // A_k: interference-plus-noise without the echo
+        let ak = model.uplink_interference(u, &zero, combiner);
+        let (ah, aa) = match (hermitian_solve(&ak, &h), hermitian_solve(&ak, &a)) {
+            (Some(x), Some(y)) => (x, y),
+            _ => return Err(u),
+        };
+        let g = inner(&h, &ah).re;
+        let x = inner(&a, &ah).norm_sqr();
+        let y = inner(&a, &aa).re;
+        let delta = g - s.min_sinr / s.user_power;
+        if delta < 0.0 {
+            return Err(u);
+        }
+        let denom = c * (x - delta * y);
+        if denom > 0.0 {
+            let su = delta / denom;
+            limit = Some(limit.map_or(su, |l: f64| l.min(su)));
+        }
+    }
+    Ok(limit)
+}
+
+fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDesign> {
+    let started = Instant::now();
+    let s = &model.scenario;
+    let nb = s.at.elements;
+    let power = s.power;
+    let vectors = model.transmit_vectors().to_vec();
+    let basis = design_basis(&vectors, nb, s.subspace)?;
+    let dim = basis.ncols();
+    let limit = match uplink_echo_limit(model, None) {
+        Ok(l) => l,
+        Err(u) => {
+            return Ok(DigitalDesign::empty(
+                DesignStatus::infeasible(
+                    format!("user {u} misses its SINR target even without probing (MMSE combining, no echo)"),
+                    true,
+                ),
+                dim,
+                started.elapsed().as_secs_f64(),
+            ))
+        }
+    };
+    let mut prob = Problem::new();
+    let z = prob.psd_hermitian(dim);
+    let rg = model.receive_gram(None);
+    let wmax = crb_program(&mut prob, model, &basis, power, &rg, &[(&z, 1.0)])?;
+    let b = coordinates(&basis, &model.at_response.value);
+    if let Some(smax) = limit {
+        // b^T R_u b^* = P_s b'^H Z b' <= s_max, in units of s_max
+        prob.le(z.quad_form(&b)?.scaled(power / smax), 1.0);
+    }
+    let sol = prob.solve(settings)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(status) = solver_failure(&sol.status) {
+        let mut d = DigitalDesign::empty(status, dim, seconds);
+        d.solver_iterations = sol.iterations;
+        return Ok(d);
+    }
+    let zv = sol.hermitian_value(&z);
+    let ru = lift(&basis, &zv, power);
+    let mut d = DigitalDesign::empty(DesignStatus::Optimal, dim, seconds);
+    d.solver_iterations = sol.iterations;
+    d.solver_objective = Some(sol.objective * wmax);
+    d.echo_limit = limit;
+    let k = model.users();
+    let na = s.mt.elements;
+    let mut combiners = Mat::<C64>::zeros(na, k);
+    let mut sinr = Vec::with_capacity(k);
+    let mut problems = Vec::new();
+    for u in 0..k {
+        match model.mmse_combiner(u, &ru, None) {
+            Some(wk) => {
+                sinr.push(model.uplink_sinr_with(u, &wk, &ru, None));
+                for r in 0..na {
+                    combiners[(r, u)] = wk[r];
+                }
+            }
+            None => {
+                sinr.push(f64::NAN);
+                problems.push(format!("no MMSE combiner for user {u}"));
+            }
+        }
+    }
+    let pw: f64 = (0..nb).map(|i| ru[(i, i)].re).sum();
+    if let Status::Inaccurate { cause } = &sol.status {
+        problems.push(format!("solver: {cause}"));
+    }
+    if !(pw <= power * (1.0 + RECHECK_TOL)) {
+        problems.push(format!("power {pw:e} W exceeds the budget {power:e} W"));
+    }
+    let worst = sinr.iter().cloned().fold(f64::INFINITY, f64::min);
+    if !(worst >= s.min_sinr * (1.0 - RECHECK_TOL)) {
+        problems.push(format!("SINR {worst:e} below the target {:e}", s.min_sinr));
+    }
+    if !problems.is_empty() {
+        d.status = DesignStatus::inaccurate(problems.join("; "), Some(sol.violation.scaled));
+    }
+    d.bound = Some(model.bound(&ru, None));
+    d.transmit_covariance = Some(ru.clone());
+    d.sensing_covariance = Some(ru);
+    d.digital = Some(combiners);
+    d.sinr = Some(sinr);
+    d.power = Some(pw);
+    Ok(d)
+}

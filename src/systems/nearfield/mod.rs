@@ -1,0 +1,216 @@
+//! The near-field ISPAC system of `near-field-ispac.md` (Li, Wang, Mu, Pan, Liu): a base
+//! station with a large main transceiver (MT, `N_a` antennas, near field) and a small
+//! fully digital assisting transceiver (AT, `N_b` antennas) serves `K` users and locates
+//! a target in angle and distance, in a downlink and an uplink working mode. This module
+//! holds the channels, the joint angle–distance CRB of both modes, the positioning
+//! algorithms and the fully digital optimum (Scheme 2). See `docs/nearfield.md`.
+
+pub mod design;
+pub mod model;
+pub mod numerical;
+pub mod scenario;
+
+pub use design::{fully_digital, DigitalDesign};
+pub use model::{Bound, NearfieldModel};
+pub use scenario::{Mode, NearfieldScenario};
+
+use crate::error::Result;
+use crate::experiment::InstanceSolver;
+use crate::report::{complex_matrix_json, number, optional_number as num, Answer, Metrics};
+use crate::systems::{BenchReport, System};
+use crate::C64;
+use faer::Mat;
+use serde_json::{json, Value};
+
+/// The near-field ISPAC system.
+pub struct NearfieldSystem;
+
+/// Builds the model of an instance and solves its design.
+pub fn solve_table(table: &toml::Table) -> Result<(NearfieldModel, DigitalDesign)> {
+    let scenario = NearfieldScenario::from_table(table)?;
+    let model = NearfieldModel::new(scenario)?;
+    let design = fully_digital(&model, &design::design_settings())?;
+    Ok((model, design))
+}
+
+/// The sensing SNR of Fig. 4, `|beta_s|^2 P / sigma^2` (linear).
+pub fn sensing_snr(model: &NearfieldModel) -> f64 {
+    model.sensing_gain.norm_sqr() * model.scenario.power / model.scenario.noise
+}
+
+/// Flat metrics (the CSV row of an experiment).
+pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
+    let mut m = Metrics::new();
+    d.status.write_metrics(&mut m);
+    let b = d.bound.as_ref();
+    m.insert("crb_trace".into(), num(b.and_then(|b| b.trace())));
+    m.insert(
+        "rcrb_angle_deg".into(),
+        num(b.and_then(|b| b.rcrb_angle()).map(f64::to_degrees)),
+    );
+    m.insert(
+        "rcrb_angle_rad".into(),
+        num(b.and_then(|b| b.rcrb_angle())),
+    );
+    m.insert(
+        "rcrb_distance_m".into(),
+        num(b.and_then(|b| b.rcrb_distance())),
+    );
+    let sinr_db = d.sinr.as_ref().map(|v| {
+        v.iter()
+            .map(|x| number(10.0 * x.log10()))
+            .collect::<Vec<_>>()
+    });
+    m.insert(
+        "min_sinr_db_achieved".into(),
+        num(d
+            .sinr
+            .as_ref()
+            .map(|v| 10.0 * v.iter().cloned().fold(f64::INFINITY, f64::min).log10())),
+    );
+    m.insert("sinr_db".into(), sinr_db.map_or(Value::Null, |v| json!(v)));
+    m.insert("power".into(), num(d.power));
+    m.insert("solver_crb_trace".into(), num(d.solver_objective));
+    m.insert("echo_limit".into(), num(d.echo_limit));
+    m.insert("sensing_snr_db".into(), number(10.0 * sensing_snr(model).log10()));
+    m.insert("subspace_dimension".into(), json!(d.subspace_dimension));
+    m.insert("solver_iterations".into(), json!(d.solver_iterations));
+    m.insert("solve_seconds".into(), json!(d.solve_seconds));
+    m.insert("mode".into(), json!(model.scenario.mode.as_str()));
+    m
+}
+
+/// Inserts a complex matrix as `{key}_re` / `{key}_im` rows.
+fn insert_complex(m: &mut Metrics, key: &str, mat: Option<&Mat<C64>>) {
+    let v = mat.map(complex_matrix_json);
+    for part in ["re", "im"] {
+        m.insert(
+            format!("{key}_{part}"),
+            v.as_ref().map_or(Value::Null, |v| v[part].clone()),
+        );
+    }
+}
+
+/// The full JSON answer of `isac solve nearfield --json`: from these fields alone the
+/// CRB and the SINRs can be recomputed.
+pub fn design_json(model: &NearfieldModel, d: &DigitalDesign) -> Value {
+    let s = &model.scenario;
+    let mut m = metrics(model, d);
+    let b = d.bound.as_ref();
+    m.insert(
+        "crb".into(),
+        b.and_then(|b| b.crb.as_ref())
+            .map_or(Value::Null, crate::report::real_matrix_json),
+    );
+    m.insert(
+        "fim".into(),
+        b.map_or(Value::Null, |b| crate::report::real_matrix_json(&b.fim)),
+    );
+    m.insert("architecture".into(), json!("digital"));
+    let na = s.mt.elements;
+    let identity = Mat::from_fn(na, na, |i, j| {
+        C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)
+    });
+    insert_complex(
+        &mut m,
+        "analog",
+        d.status.has_checked_design().then_some(&identity),
+    );
+    insert_complex(&mut m, "digital", d.digital.as_ref());
+    insert_complex(
+        &mut m,
+        "sensing_covariance",
+        d.sensing_covariance.as_ref(),
+    );
+    let k = model.users();
+    let h = Mat::from_fn(k, na, |u, n| model.user_channels[u][n]);
+    insert_complex(&mut m, "user_channels", Some(&h));
+    m.insert(
+        "sensing_gain".into(),
+        json!([model.sensing_gain.re, model.sensing_gain.im]),
+    );
+    m.insert(
+        "target".into(),
+        json!([s.target_angle.to_degrees(), s.target_distance]),
+    );
+    m.insert("mt_wavefront".into(), json!(s.mt_wavefront.as_str()));
+    m.insert("at_wavefront".into(), json!(s.at_wavefront.as_str()));
+    m.insert("slots".into(), json!(s.slots));
+    m.insert("noise_w".into(), json!(s.noise));
+    m.insert("carrier_hz".into(), json!(s.mt.wavenumber * crate::physics::SPEED_OF_LIGHT / (2.0 * std::f64::consts::PI)));
+    Value::Object(m)
+}
+
+/// The human summary of `isac solve nearfield`.
+pub fn summary_lines(model: &NearfieldModel, d: &DigitalDesign) -> Vec<String> {
+    let s = &model.scenario;
+    let mut out = vec![format!(
+        "nearfield: {} fully digital, N_a = {}, N_b = {}, K = {}, status {}",
+        s.mode.as_str(),
+        s.mt.elements,
+        s.at.elements,
+        model.users(),
+        d.status.as_str()
+    )];
+    out.extend(d.status.summary_line());
+    if let Some(b) = &d.bound {
+        if let (Some(ra), Some(rd)) = (b.rcrb_angle(), b.rcrb_distance()) {
+            out.push(format!(
+                "  RCRB: angle {:.4e} deg, distance {:.4e} m   (sensing SNR {:.1} dB)",
+                ra.to_degrees(),
+                rd,
+                10.0 * sensing_snr(model).log10()
+            ));
+        }
+    }
+    if let (Some(sinr), Some(p)) = (&d.sinr, d.power) {
+        let worst = sinr.iter().cloned().fold(f64::INFINITY, f64::min);
+        out.push(format!(
+            "  min SINR {:.2} dB (target {:.2} dB)   power {:.4} W   subspace {}   {:.3} s",
+            10.0 * worst.log10(),
+            10.0 * s.min_sinr.log10(),
+            p,
+            d.subspace_dimension,
+            d.solve_seconds
+        ));
+    }
+    out
+}
+
+impl System for NearfieldSystem {
+    fn name(&self) -> &'static str {
+        "nearfield"
+    }
+    fn paper(&self) -> &'static str {
+        "near-field-ispac.md (Li, Wang, Mu, Pan, Liu)"
+    }
+    fn summary(&self) -> &'static str {
+        "near-field ISPAC: min tr CRB(angle, distance) s.t. user SINRs and power, downlink and uplink"
+    }
+    fn input_keys(&self) -> &'static [&'static str] {
+        scenario::KEYS
+    }
+    fn solve(&self, instance: &toml::Table) -> Result<Answer> {
+        let (model, design) = solve_table(instance)?;
+        Ok(Answer {
+            json: design_json(&model, &design),
+            summary: summary_lines(&model, &design),
+        })
+    }
+    fn figures(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    fn bench(&self, _repeat: usize) -> Result<BenchReport> {
+        Err(crate::error::IsacError::input(
+            "system",
+            "the nearfield benchmark is not implemented yet",
+        ))
+    }
+}
+
+impl InstanceSolver for NearfieldSystem {
+    fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics> {
+        let (model, design) = solve_table(instance)?;
+        Ok(metrics(&model, &design))
+    }
+}
