@@ -275,27 +275,47 @@ fn solver_failure(status: &Status) -> Option<DesignStatus> {
     }
 }
 
-/// The downlink optimum. When the solver's point misses a SINR target by a little and
-/// power control cannot repair it within the budget (users near the edge of
-/// feasibility take nearly all the power), the program is solved once more with the
-/// targets raised by twice the shortfall; the first solve's optimum stays as the
-/// reported lower bound (`solver_objective`), so the price of the margin is visible.
+/// The downlink optimum. When the solver's point misses a SINR target by a little (below
+/// 1e-3 relative) and power control cannot repair it within the budget (users near the
+/// edge of feasibility, interference-limited), the program is solved again with the
+/// targets raised by 2, 8, then 32 times the shortfall until the answer passes the
+/// re-check; the first solve's optimum stays as the reported `solver_objective`, so the
+/// price of the margin is visible.
 fn downlink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDesign> {
     let (first, shortfall) = downlink_with_margin(model, settings, 0.0)?;
-    match shortfall {
-        Some(x) if !first.status.has_checked_design() && x > 0.0 && x < 1e-3 => {
-            let (mut second, _) = downlink_with_margin(model, settings, 2.0 * x)?;
-            if second.status.has_checked_design() {
-                second.solver_objective = first.solver_objective;
-                second.solve_seconds += first.solve_seconds;
-                second.solver_iterations += first.solver_iterations;
-                second.sinr_margin = Some(2.0 * x);
-                return Ok(second);
-            }
-            Ok(first)
-        }
-        _ => Ok(first),
+    let Some(x) = shortfall.filter(|&x| x > 0.0 && x < 1e-3) else {
+        return Ok(first);
+    };
+    if first.status.has_checked_design() {
+        return Ok(first);
     }
+    let mut seconds = first.solve_seconds;
+    let mut iterations = first.solver_iterations;
+    for factor in [2.0, 8.0, 32.0] {
+        let margin = factor * x;
+        let (mut next, _) = downlink_with_margin(model, settings, margin)?;
+        seconds += next.solve_seconds;
+        iterations += next.solver_iterations;
+        if next.status.has_checked_design() {
+            // optimal only if the margin's price is within the re-check tolerance of the
+            // first solve's optimum (a lower bound up to the solver's accuracy)
+            let crb = next.bound.as_ref().and_then(|b| b.trace());
+            if let (Some(c), Some(lower)) = (crb, first.solver_objective) {
+                let gap = c / lower - 1.0;
+                if gap > RESTORE_TOL {
+                    next.status = DesignStatus::solved(format!(
+                        "SINR targets raised by {margin:.2e} (relative) to absorb the solver's error; tr CRB {gap:.2e} above the program's optimum"
+                    ));
+                }
+            }
+            next.solver_objective = first.solver_objective;
+            next.solve_seconds = seconds;
+            next.solver_iterations = iterations;
+            next.sinr_margin = Some(margin);
+            return Ok(next);
+        }
+    }
+    Ok(first)
 }
 
 /// One solve of the downlink program with the SINR targets raised to
