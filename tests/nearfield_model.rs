@@ -5,6 +5,7 @@
 //! conventions, and bad input.
 
 use isac::linalg::hermitian_eigen;
+use isac::physics::hybrid::PartiallyConnected;
 use isac::physics::pathloss::PathLoss;
 use isac::physics::wavefront::Wavefront;
 use isac::systems::nearfield::design::{
@@ -36,17 +37,13 @@ fn random_covariance(n: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
     r
 }
 
-/// A random partially connected analog combiner (1): `N_a x N_RF`, block diagonal with
-/// unit-modulus entries over `sqrt(M)`.
+/// A random partially connected analog combiner (1), `N_a x N_RF`, checked.
 fn random_analog(na: usize, nrf: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
-    let m = na / nrf;
-    Mat::from_fn(na, nrf, |r, c| {
-        if r / m == c {
-            C64::from_polar(1.0 / (m as f64).sqrt(), rng.gen_range(0.0..std::f64::consts::TAU))
-        } else {
-            C64::new(0.0, 0.0)
-        }
-    })
+    let pc = PartiallyConnected::new(na, nrf).unwrap();
+    let phases: Vec<f64> = (0..na).map(|_| rng.gen_range(0.0..std::f64::consts::TAU)).collect();
+    let f = pc.analog_from_phases(&phases);
+    assert!(pc.check(&f).unwrap().worst() < 1e-15);
+    f
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod array;
 pub mod geometry;
+pub mod hybrid;
 pub mod pathloss;
 pub mod pulse;
 pub mod quadrature;

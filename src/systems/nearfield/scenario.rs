@@ -176,10 +176,10 @@ impl NearfieldScenario {
         let na = i.usize_in_or("mt_antennas", 1, 1024, 64)?;
         let nb = i.usize_in_or("at_antennas", 1, 256, 16)?;
         let rf_chains = i.usize_in_or("rf_chains", 1, 1024, 16)?;
-        if na % rf_chains != 0 {
+        if crate::physics::hybrid::PartiallyConnected::new(na, rf_chains).is_none() {
             return Err(IsacError::input(
                 "rf_chains",
-                format!("N_a = {na} (mt_antennas) must be a multiple of N_RF = {rf_chains}"),
+                format!("N_a = {na} (mt_antennas) must be a multiple of N_RF = {rf_chains} (at most N_a)"),
             ));
         }
         let carrier = i.f64_in_or("carrier_hz", 1e6, 1e13, 28e9)?;
