@@ -1,11 +1,11 @@
 //! Measurements behind docs/nearfield.md#conventions: the sensing gain's magnitude
 //! under each echo model, and where the Fresnel and the exact wavefronts differ by more
 //! than 1% in the CRB. `cargo run --release --example nearfield_conventions`
+use faer::Mat;
 use isac::physics::wavefront::Wavefront;
 use isac::systems::nearfield::design::{design_settings, fully_digital};
 use isac::systems::nearfield::{NearfieldModel, NearfieldScenario};
 use isac::C64;
-use faer::Mat;
 
 fn model(src: &str, wf: Wavefront) -> NearfieldModel {
     let mut s = NearfieldScenario::from_toml_str(src).unwrap();
@@ -18,14 +18,27 @@ fn main() {
     for g in [10.0, 20.0, 25.0, 28.0, 30.0, 32.0, 34.0] {
         let m = model(&format!("min_sinr_db = {g}"), Wavefront::Fresnel);
         let h: Vec<&[C64]> = m.user_channels.iter().map(|v| v.as_slice()).collect();
-        let p = isac::systems::nearfield::design::minimum_downlink_power(&h, m.scenario.noise, m.scenario.min_sinr, f64::INFINITY);
+        let p = isac::systems::nearfield::design::minimum_downlink_power(
+            &h,
+            m.scenario.noise,
+            m.scenario.min_sinr,
+            f64::INFINITY,
+        );
         let d = fully_digital(&m, &design_settings()).unwrap();
-        println!("gamma {g} dB: {p:?} W of 1 W; status {} restored {:?} margin {:?}", d.status.as_str(), d.restored, d.sinr_margin);
+        println!(
+            "gamma {g} dB: {p:?} W of 1 W; status {} restored {:?} margin {:?}",
+            d.status.as_str(),
+            d.restored,
+            d.sinr_margin
+        );
     }
     println!("## echo models at the paper's defaults (target 45 deg, 20 m), fully digital optimum, gamma = 10 dB");
     for mode in ["downlink", "uplink"] {
         for echo in ["one-hop", "two-hop"] {
-            let m = model(&format!("mode = \"{mode}\"\necho_model = \"{echo}\""), Wavefront::Fresnel);
+            let m = model(
+                &format!("mode = \"{mode}\"\necho_model = \"{echo}\""),
+                Wavefront::Fresnel,
+            );
             let snr = m.sensing_gain.norm_sqr() * m.scenario.power / m.scenario.noise;
             let d = fully_digital(&m, &design_settings()).unwrap();
             let b = d.bound.unwrap();
@@ -51,9 +64,14 @@ fn main() {
         print!("{angle:>6}");
         for r in distances {
             let src = format!("target = [{angle}, {r}]\nusers = 1\nsensing_snr_db = 20.0");
-            let (mf, me) = (model(&src, Wavefront::Fresnel), model(&src, Wavefront::Exact));
+            let (mf, me) = (
+                model(&src, Wavefront::Fresnel),
+                model(&src, Wavefront::Exact),
+            );
             let n = 64;
-            let iso = Mat::from_fn(n, n, |i, j| C64::new(if i == j { 1.0 / n as f64 } else { 0.0 }, 0.0));
+            let iso = Mat::from_fn(n, n, |i, j| {
+                C64::new(if i == j { 1.0 / n as f64 } else { 0.0 }, 0.0)
+            });
             let (bf, be) = (mf.bound(&iso, None), me.bound(&iso, None));
             let da = bf.rcrb_angle().unwrap() / be.rcrb_angle().unwrap() - 1.0;
             let dd = bf.rcrb_distance().unwrap() / be.rcrb_distance().unwrap() - 1.0;
@@ -66,7 +84,10 @@ fn main() {
     for angle in [0.0, 45.0] {
         for r in [2.0, 5.0, 10.0, 20.0, 40.0] {
             let src = format!("target = [{angle}, {r}]\nsensing_snr_db = 20.0");
-            let (mf, me) = (model(&src, Wavefront::Fresnel), model(&src, Wavefront::Exact));
+            let (mf, me) = (
+                model(&src, Wavefront::Fresnel),
+                model(&src, Wavefront::Exact),
+            );
             let (df, de) = (
                 fully_digital(&mf, &design_settings()).unwrap(),
                 fully_digital(&me, &design_settings()).unwrap(),

@@ -354,6 +354,61 @@ impl Input<'_> {
     }
 }
 
+impl Input<'_> {
+    /// An optional complex matrix given as two real arrays `re_key` / `im_key` of shape
+    /// `[rows][cols]` (`names` says what each axis is, for the error message). `None` when
+    /// both keys are absent; an error naming the key when only one is given or a shape or
+    /// entry is wrong.
+    pub fn complex_matrix(
+        &self,
+        re_key: &str,
+        im_key: &str,
+        rows: usize,
+        cols: usize,
+        names: [&str; 2],
+    ) -> Result<Option<Vec<Vec<crate::C64>>>> {
+        let (re, im) = (self.table.get(re_key), self.table.get(im_key));
+        let both = format!("missing: give both {re_key} and {im_key}");
+        let (re, im) = match (re, im) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(IsacError::input(im_key, both)),
+            (None, Some(_)) => return Err(IsacError::input(re_key, both)),
+            (Some(a), Some(b)) => (a, b),
+        };
+        let shape = format!(
+            "must have shape [{rows}][{cols}] ({}, {}) of finite numbers",
+            names[0], names[1]
+        );
+        let read = |v: &Value, key: &str| -> Result<Vec<Vec<f64>>> {
+            let bad = || IsacError::input(key, shape.clone());
+            let outer = v.as_array().filter(|a| a.len() == rows).ok_or_else(bad)?;
+            outer
+                .iter()
+                .map(|r| {
+                    let r = r.as_array().filter(|a| a.len() == cols).ok_or_else(bad)?;
+                    r.iter()
+                        .map(|x| match x {
+                            Value::Float(f) if f.is_finite() => Ok(*f),
+                            Value::Integer(i) => Ok(*i as f64),
+                            _ => Err(bad()),
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (a, b) = (read(re, re_key)?, read(im, im_key)?);
+        Ok(Some(
+            (0..rows)
+                .map(|r| {
+                    (0..cols)
+                        .map(|c| crate::C64::new(a[r][c], b[r][c]))
+                        .collect()
+                })
+                .collect(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,60 +491,5 @@ mod tests {
     fn dbm_roundtrip() {
         assert!((dbm_to_watts(30.0) - 1.0).abs() < 1e-12);
         assert!((watts_to_dbm(1e-9) + 60.0).abs() < 1e-9);
-    }
-}
-
-impl Input<'_> {
-    /// An optional complex matrix given as two real arrays `re_key` / `im_key` of shape
-    /// `[rows][cols]` (`names` says what each axis is, for the error message). `None` when
-    /// both keys are absent; an error naming the key when only one is given or a shape or
-    /// entry is wrong.
-    pub fn complex_matrix(
-        &self,
-        re_key: &str,
-        im_key: &str,
-        rows: usize,
-        cols: usize,
-        names: [&str; 2],
-    ) -> Result<Option<Vec<Vec<crate::C64>>>> {
-        let (re, im) = (self.table.get(re_key), self.table.get(im_key));
-        let both = format!("missing: give both {re_key} and {im_key}");
-        let (re, im) = match (re, im) {
-            (None, None) => return Ok(None),
-            (Some(_), None) => return Err(IsacError::input(im_key, both)),
-            (None, Some(_)) => return Err(IsacError::input(re_key, both)),
-            (Some(a), Some(b)) => (a, b),
-        };
-        let shape = format!(
-            "must have shape [{rows}][{cols}] ({}, {}) of finite numbers",
-            names[0], names[1]
-        );
-        let read = |v: &Value, key: &str| -> Result<Vec<Vec<f64>>> {
-            let bad = || IsacError::input(key, shape.clone());
-            let outer = v.as_array().filter(|a| a.len() == rows).ok_or_else(bad)?;
-            outer
-                .iter()
-                .map(|r| {
-                    let r = r.as_array().filter(|a| a.len() == cols).ok_or_else(bad)?;
-                    r.iter()
-                        .map(|x| match x {
-                            Value::Float(f) if f.is_finite() => Ok(*f),
-                            Value::Integer(i) => Ok(*i as f64),
-                            _ => Err(bad()),
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        let (a, b) = (read(re, re_key)?, read(im, im_key)?);
-        Ok(Some(
-            (0..rows)
-                .map(|r| {
-                    (0..cols)
-                        .map(|c| crate::C64::new(a[r][c], b[r][c]))
-                        .collect()
-                })
-                .collect(),
-        ))
     }
 }

@@ -4,6 +4,7 @@
 //! uplink's one-constraint reduction, the duality feasibility certificate), the channel
 //! conventions, and bad input.
 
+use faer::Mat;
 use isac::linalg::hermitian_eigen;
 use isac::physics::hybrid::PartiallyConnected;
 use isac::physics::pathloss::PathLoss;
@@ -18,7 +19,6 @@ use isac::systems::nearfield::numerical::{
 use isac::systems::nearfield::scenario::FimVariant;
 use isac::systems::nearfield::{Mode, NearfieldModel, NearfieldScenario};
 use isac::C64;
-use faer::Mat;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::process::Command;
@@ -29,7 +29,9 @@ fn scenario(src: &str) -> NearfieldScenario {
 
 /// A random Hermitian PSD matrix of full rank.
 fn random_covariance(n: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
-    let a = Mat::from_fn(n, n, |_, _| C64::new(rng.gen::<f64>() - 0.5, rng.gen::<f64>() - 0.5));
+    let a = Mat::from_fn(n, n, |_, _| {
+        C64::new(rng.gen::<f64>() - 0.5, rng.gen::<f64>() - 0.5)
+    });
     let mut r = &a * a.adjoint();
     for i in 0..n {
         r[(i, i)] += C64::new(0.1, 0.0);
@@ -40,7 +42,9 @@ fn random_covariance(n: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
 /// A random partially connected analog combiner (1), `N_a x N_RF`, checked.
 fn random_analog(na: usize, nrf: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
     let pc = PartiallyConnected::new(na, nrf).unwrap();
-    let phases: Vec<f64> = (0..na).map(|_| rng.gen_range(0.0..std::f64::consts::TAU)).collect();
+    let phases: Vec<f64> = (0..na)
+        .map(|_| rng.gen_range(0.0..std::f64::consts::TAU))
+        .collect();
     let f = pc.analog_from_phases(&phases);
     assert!(pc.check(&f).unwrap().worst() < 1e-15);
     f
@@ -78,7 +82,10 @@ fn closed_form_fim_equals_appendix_and_sampled_model() {
                     let x = signal_with_covariance(&cov, 24, rng.gen()).unwrap();
                     let sampled = sampled_fim(&model, &x, combiner.as_ref());
                     let d = fim_relative_difference(&closed, &sampled);
-                    assert!(d < 1e-6, "{mode} {mt:?}/{at:?}: closed vs sampled {d:e}\n{closed:?}\n{sampled:?}");
+                    assert!(
+                        d < 1e-6,
+                        "{mode} {mt:?}/{at:?}: closed vs sampled {d:e}\n{closed:?}\n{sampled:?}"
+                    );
                     // the sampled signal really has the covariance the bound uses
                     let xx = &x * x.adjoint();
                     let err = (0..cov.nrows())
@@ -97,7 +104,9 @@ fn closed_form_fim_equals_appendix_and_sampled_model() {
 #[test]
 fn printed_appendix_77_differs_from_the_model_in_the_distance_gain_entries_only() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let s = scenario("mt_antennas = 16\nat_antennas = 4\nusers = 1\ntarget = [30.0, 8.0]\nfim = \"printed\"");
+    let s = scenario(
+        "mt_antennas = 16\nat_antennas = 4\nusers = 1\ntarget = [30.0, 8.0]\nfim = \"printed\"",
+    );
     let model = NearfieldModel::new(s).unwrap();
     let cov = random_covariance(16, &mut rng);
     let printed = model.bound(&cov, None).fim;
@@ -127,7 +136,10 @@ fn far_field_mt_cannot_resolve_distance_and_the_gain_phase_convention_leaves_the
     let cov = random_covariance(16, &mut rng);
     let b = model.bound(&cov, None);
     assert_eq!(b.fim[(1, 1)], 0.0);
-    assert!(b.crb.is_none(), "distance is not identifiable in the far field");
+    assert!(
+        b.crb.is_none(),
+        "distance is not identifiable in the far field"
+    );
 
     // exp(-j k r) in the response instead of the gain: the FIM changes, the CRB does not
     let s = scenario("mt_antennas = 16\nat_antennas = 4\nusers = 1\ntarget = [20.0, 10.0]");
@@ -145,7 +157,10 @@ fn far_field_mt_cannot_resolve_distance_and_the_gain_phase_convention_leaves_the
         resp.value[n] *= phase;
     }
     let b2 = model.bound(&cov, None);
-    assert!(fim_relative_difference(&before.fim, &b2.fim) > 1e-3, "the FIM should change");
+    assert!(
+        fim_relative_difference(&before.fim, &b2.fim) > 1e-3,
+        "the FIM should change"
+    );
     let crb2 = b2.crb.unwrap();
     // In exact arithmetic the CRB is unchanged. Numerically the Schur complement now
     // cancels terms (k |a|)^2 against |da/dr|^2 ~ (k n^2 d^2 / 2 r^2)^2, a ratio of
@@ -160,7 +175,8 @@ fn far_field_mt_cannot_resolve_distance_and_the_gain_phase_convention_leaves_the
 #[test]
 fn crb_is_the_inverse_of_the_schur_complement() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let model = NearfieldModel::new(scenario("mt_antennas = 16\nat_antennas = 4\nusers = 1")).unwrap();
+    let model =
+        NearfieldModel::new(scenario("mt_antennas = 16\nat_antennas = 4\nusers = 1")).unwrap();
     let j = model.bound(&random_covariance(16, &mut rng), None).fim;
     let crb = crb_from_fim(&j).unwrap();
     // the (theta, r) block of J^{-1}, by a general inverse
@@ -185,7 +201,10 @@ fn echo_models_follow_the_nyc_los_model() {
         )))
         .unwrap();
         let db = 10.0 * model.sensing_gain.norm_sqr().log10();
-        assert!((db - (-3.0 - hops * per_hop_db)).abs() < 1e-9, "{word}: {db}");
+        assert!(
+            (db - (-3.0 - hops * per_hop_db)).abs() < 1e-9,
+            "{word}: {db}"
+        );
     }
     let model = NearfieldModel::new(scenario("sensing_snr_db = 7.0\nusers = 1")).unwrap();
     let snr = model.sensing_gain.norm_sqr() * model.scenario.power / model.scenario.noise;
@@ -282,7 +301,9 @@ fn uplink_echo_limit_is_where_the_mmse_sinr_meets_the_target() {
         .collect();
     sc.user_channels = Some(channels);
     let model = NearfieldModel::new(sc).unwrap();
-    let limit = uplink_echo_limit(&model, None).unwrap().expect("echo limits some user");
+    let limit = uplink_echo_limit(&model, None)
+        .unwrap()
+        .expect("echo limits some user");
     let b = &model.at_response.value;
     let nb = b.len();
     // R_u = s b^* b^T / |b|^4 has b^T R_u b^* = s
@@ -300,7 +321,11 @@ fn uplink_echo_limit_is_where_the_mmse_sinr_meets_the_target() {
             .fold(f64::INFINITY, f64::min)
     };
     let gamma = model.scenario.min_sinr;
-    assert!((worst(limit) / gamma - 1.0).abs() < 1e-9, "{} vs {gamma}", worst(limit));
+    assert!(
+        (worst(limit) / gamma - 1.0).abs() < 1e-9,
+        "{} vs {gamma}",
+        worst(limit)
+    );
     assert!(worst(limit * 1.001) < gamma);
     assert!(worst(limit * 0.999) > gamma);
 
@@ -344,8 +369,14 @@ fn bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
         ("target = [45.0, -3.0]", "target"),
         ("target = [90.0, 20.0]", "target"),
         ("target = [-95.0, 20.0]", "target"),
-        ("users = 2\nuser_channels_re = [[1.0, 2.0]]\nuser_channels_im = [[0.0, 0.0]]", "user_channels_re"),
-        ("users = 1\nmt_antennas = 4\nrf_chains = 4\nuser_channels_re = [[1.0, 2.0, 3.0, 4.0]]", "user_channels_im"),
+        (
+            "users = 2\nuser_channels_re = [[1.0, 2.0]]\nuser_channels_im = [[0.0, 0.0]]",
+            "user_channels_re",
+        ),
+        (
+            "users = 1\nmt_antennas = 4\nrf_chains = 4\nuser_channels_re = [[1.0, 2.0, 3.0, 4.0]]",
+            "user_channels_im",
+        ),
         ("mt_wavefront = \"planar\"", "mt_wavefront"),
         ("architecture = \"hybrid\"", "architecture"),
         ("mode = \"sideways\"", "mode"),
@@ -353,7 +384,10 @@ fn bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
         ("bogus = 1", "bogus"),
     ];
     for (i, (body, key)) in cases.iter().enumerate() {
-        let path = write(&format!("bad{i}.toml"), &format!("system = \"nearfield\"\n{body}\n"));
+        let path = write(
+            &format!("bad{i}.toml"),
+            &format!("system = \"nearfield\"\n{body}\n"),
+        );
         let (code, _, err) = isac(&["solve", "nearfield", "--input", &path]);
         assert_eq!(code, 2, "{body}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{body}: {err}");
@@ -396,7 +430,12 @@ fn json_answer_recomputes_crb_and_sinr() {
     // SINR (12) from the JSON fields alone
     let noise = v["noise_w"].as_f64().unwrap();
     for k in 0..2 {
-        let hw = |i: usize| (0..16).map(|n| h[(k, n)] * w[(n, i)]).sum::<C64>().norm_sqr();
+        let hw = |i: usize| {
+            (0..16)
+                .map(|n| h[(k, n)] * w[(n, i)])
+                .sum::<C64>()
+                .norm_sqr()
+        };
         let probe: C64 = (0..16)
             .flat_map(|a| (0..16).map(move |b| (a, b)))
             .map(|(a, b)| h[(k, a)] * rd[(a, b)] * h[(k, b)].conj())

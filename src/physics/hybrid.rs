@@ -42,7 +42,7 @@ impl StructureViolation {
 impl PartiallyConnected {
     /// `None` unless `0 < rf_chains <= antennas` and `rf_chains` divides `antennas`.
     pub fn new(antennas: usize, rf_chains: usize) -> Option<Self> {
-        (rf_chains > 0 && antennas >= rf_chains && antennas % rf_chains == 0).then_some(
+        (rf_chains > 0 && antennas >= rf_chains && antennas.is_multiple_of(rf_chains)).then_some(
             PartiallyConnected {
                 antennas,
                 rf_chains,

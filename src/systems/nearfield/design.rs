@@ -151,7 +151,11 @@ fn design_basis(vectors: &[Vec<C64>], n: usize, subspace: Subspace) -> Result<Ma
 /// `B^H v^*` (the coordinates of `conj(v)` in the basis).
 fn coordinates(basis: &Mat<C64>, v: &[C64]) -> Vec<C64> {
     (0..basis.ncols())
-        .map(|c| (0..basis.nrows()).map(|r| basis[(r, c)].conj() * v[r].conj()).sum())
+        .map(|c| {
+            (0..basis.nrows())
+                .map(|r| basis[(r, c)].conj() * v[r].conj())
+                .sum()
+        })
         .collect()
 }
 
@@ -202,9 +206,8 @@ fn crb_program(
                 .collect()
         })
         .collect();
-    let iso_value = |m: &Mat<C64>| -> f64 {
-        (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64
-    };
+    let iso_value =
+        |m: &Mat<C64>| -> f64 { (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64 };
     let d: Vec<f64> = (0..4)
         .map(|i| {
             let jii = iso_value(&a_mats[i][i]);
@@ -344,9 +347,7 @@ fn downlink_with_margin(
         .collect();
     let tau: Vec<f64> = c
         .iter()
-        .map(|ck| {
-            program_gamma * s.noise / (power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>())
-        })
+        .map(|ck| program_gamma * s.noise / (power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>()))
         .collect();
     // feasibility of the SINR targets alone, decided exactly before any SDP
     let channels: Vec<&[C64]> = model.user_channels.iter().map(|h| h.as_slice()).collect();
@@ -426,22 +427,18 @@ fn downlink_with_margin(
     }
     let mut rd = psd_part(&raw_rd);
     let sinr_raw = model.downlink_sinr(&w, &rd);
-    let shortfall = Some(
-        sinr_raw
-            .iter()
-            .map(|x| 1.0 - x / gamma)
-            .fold(0.0, f64::max),
-    );
+    let shortfall = Some(sinr_raw.iter().map(|x| 1.0 - x / gamma).fold(0.0, f64::max));
     let power_raw = trace_re(&ww) + trace_re(&rd);
-    let needs_restore = sinr_raw.iter().any(|&x| !(x >= gamma))
-        || !(power_raw <= power);
+    let needs_restore = sinr_raw.iter().any(|&x| !(x >= gamma)) || !(power_raw <= power);
     if needs_restore && problems.is_empty() {
         match restore_feasibility(&channels, &mut w, &mut rd, s.noise, gamma, power) {
             Some(change) if change <= RESTORE_TOL => d.restored = Some(change),
             Some(change) => problems.push(format!(
                 "the solver's point needs a power change of {change:e} (relative) to be feasible"
             )),
-            None => problems.push("the solver's point cannot be made feasible by power control".into()),
+            None => {
+                problems.push("the solver's point cannot be made feasible by power control".into())
+            }
         }
     }
     let rx = &(&w * w.adjoint()) + &rd;
@@ -610,7 +607,7 @@ pub fn restore_feasibility(
     } else {
         return None;
     };
-    if !(t >= 0.0 && t <= 1.0) {
+    if !(0.0..=1.0).contains(&t) {
         return None;
     }
     let scales: Vec<f64> = (0..k).map(|i| s0[i] + t * s1[i]).collect();
@@ -769,7 +766,7 @@ fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDe
         if echo > smax {
             let f = smax / echo;
             if 1.0 - f <= RESTORE_TOL {
-                ru = ru * faer::Scale(C64::new(f, 0.0));
+                ru *= faer::Scale(C64::new(f, 0.0));
                 d.restored = Some(1.0 - f);
             }
         }

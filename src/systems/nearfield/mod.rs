@@ -48,10 +48,7 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
         "rcrb_angle_deg".into(),
         num(b.and_then(|b| b.rcrb_angle()).map(f64::to_degrees)),
     );
-    m.insert(
-        "rcrb_angle_rad".into(),
-        num(b.and_then(|b| b.rcrb_angle())),
-    );
+    m.insert("rcrb_angle_rad".into(), num(b.and_then(|b| b.rcrb_angle())));
     m.insert(
         "rcrb_distance_m".into(),
         num(b.and_then(|b| b.rcrb_distance())),
@@ -74,7 +71,10 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
     m.insert("echo_limit".into(), num(d.echo_limit));
     m.insert("restored_power_change".into(), num(d.restored));
     m.insert("sinr_margin".into(), num(d.sinr_margin));
-    m.insert("sensing_snr_db".into(), number(10.0 * sensing_snr(model).log10()));
+    m.insert(
+        "sensing_snr_db".into(),
+        number(10.0 * sensing_snr(model).log10()),
+    );
     m.insert("subspace_dimension".into(), json!(d.subspace_dimension));
     m.insert("solver_iterations".into(), json!(d.solver_iterations));
     m.insert("solve_seconds".into(), json!(d.solve_seconds));
@@ -110,20 +110,14 @@ pub fn design_json(model: &NearfieldModel, d: &DigitalDesign) -> Value {
     );
     m.insert("architecture".into(), json!("digital"));
     let na = s.mt.elements;
-    let identity = Mat::from_fn(na, na, |i, j| {
-        C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)
-    });
+    let identity = Mat::from_fn(na, na, |i, j| C64::new(if i == j { 1.0 } else { 0.0 }, 0.0));
     insert_complex(
         &mut m,
         "analog",
         d.status.has_checked_design().then_some(&identity),
     );
     insert_complex(&mut m, "digital", d.digital.as_ref());
-    insert_complex(
-        &mut m,
-        "sensing_covariance",
-        d.sensing_covariance.as_ref(),
-    );
+    insert_complex(&mut m, "sensing_covariance", d.sensing_covariance.as_ref());
     let k = model.users();
     let h = Mat::from_fn(k, na, |u, n| model.user_channels[u][n]);
     insert_complex(&mut m, "user_channels", Some(&h));
@@ -139,7 +133,10 @@ pub fn design_json(model: &NearfieldModel, d: &DigitalDesign) -> Value {
     m.insert("at_wavefront".into(), json!(s.at_wavefront.as_str()));
     m.insert("slots".into(), json!(s.slots));
     m.insert("noise_w".into(), json!(s.noise));
-    m.insert("carrier_hz".into(), json!(s.mt.wavenumber * crate::physics::SPEED_OF_LIGHT / (2.0 * std::f64::consts::PI)));
+    m.insert(
+        "carrier_hz".into(),
+        json!(s.mt.wavenumber * crate::physics::SPEED_OF_LIGHT / (2.0 * std::f64::consts::PI)),
+    );
     Value::Object(m)
 }
 
