@@ -555,3 +555,103 @@ fn network_cross_check_writes_the_solve_answer() {
         }
     }
 }
+
+// ---- nearfield (near-field-ispac.md) ----
+
+use faer::Mat;
+use isac::systems::nearfield::model::crb_from_fim;
+use isac::C64;
+
+#[test]
+fn nearfield_bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
+    let cases = [
+        ("mt_antennas = 64\nrf_chains = 24", "rf_chains"),
+        ("mt_antennas = 0", "mt_antennas"),
+        ("at_antennas = 0", "at_antennas"),
+        ("target = [45.0, 0.0]", "target"),
+        ("target = [45.0, -3.0]", "target"),
+        ("target = [90.0, 20.0]", "target"),
+        ("target = [-95.0, 20.0]", "target"),
+        (
+            "users = 2\nuser_channels_re = [[1.0, 2.0]]\nuser_channels_im = [[0.0, 0.0]]",
+            "user_channels_re",
+        ),
+        (
+            "users = 1\nmt_antennas = 4\nrf_chains = 4\nuser_channels_re = [[1.0, 2.0, 3.0, 4.0]]",
+            "user_channels_im",
+        ),
+        ("mt_wavefront = \"planar\"", "mt_wavefront"),
+        ("architecture = \"hybrid\"", "architecture"),
+        ("mode = \"sideways\"", "mode"),
+        ("power_dBm = 30.0", "power_dBm"),
+        ("bogus = 1", "bogus"),
+    ];
+    for (i, (body, key)) in cases.iter().enumerate() {
+        let path = write(
+            &format!("bad{i}.toml"),
+            &format!("system = \"nearfield\"\n{body}\n"),
+        );
+        let (code, _, err) = isac(&["solve", "nearfield", "--input", &path]);
+        assert_eq!(code, 2, "{body}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{body}: {err}");
+        assert!(err.contains(&format!("`{key}`")), "{body}: {err}");
+    }
+    for mode in ["downlink", "uplink"] {
+        let path = write(
+            &format!("nf-inf-{mode}.toml"),
+            &format!("system = \"nearfield\"\nmode = \"{mode}\"\nmt_antennas = 16\nat_antennas = 4\nusers = 2\nmin_sinr_db = 60.0\n"),
+        );
+        let (code, out, err) = isac(&["solve", "nearfield", "--input", &path, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["status"], "infeasible");
+        assert_eq!(v["certified"], true);
+    }
+}
+
+#[test]
+fn nearfield_json_answer_recomputes_crb_and_sinr() {
+    let path = write(
+        "nf-ok.toml",
+        "system = \"nearfield\"\nmt_antennas = 16\nat_antennas = 4\nusers = 2\nmin_sinr_db = 5.0\n",
+    );
+    let (code, out, err) = isac(&["solve", "nearfield", "--input", &path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "optimal");
+    let cm = |key: &str| -> Mat<C64> {
+        let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
+        let rows = re.as_array().unwrap().len();
+        let cols = re[0].as_array().unwrap().len();
+        Mat::from_fn(rows, cols, |r, c| {
+            C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
+        })
+    };
+    let (w, rd, h) = (cm("digital"), cm("sensing_covariance"), cm("user_channels"));
+    assert_eq!((w.nrows(), w.ncols()), (16, 2));
+    assert_eq!((h.nrows(), h.ncols()), (2, 16));
+    // SINR (12) from the JSON fields alone
+    let noise = v["noise_w"].as_f64().unwrap();
+    for k in 0..2 {
+        let hw = |i: usize| {
+            (0..16)
+                .map(|n| h[(k, n)] * w[(n, i)])
+                .sum::<C64>()
+                .norm_sqr()
+        };
+        let probe: C64 = (0..16)
+            .flat_map(|a| (0..16).map(move |b| (a, b)))
+            .map(|(a, b)| h[(k, a)] * rd[(a, b)] * h[(k, b)].conj())
+            .sum();
+        let sinr = hw(k) / (hw(1 - k) + probe.re + noise);
+        let reported = v["sinr_db"][k].as_f64().unwrap();
+        assert!((10.0 * sinr.log10() - reported).abs() < 1e-9);
+        assert!(reported >= 5.0 - 1e-9);
+    }
+    // the CRB from the reported FIM
+    let fim = Mat::from_fn(4, 4, |i, j| v["fim"][i][j].as_f64().unwrap());
+    let crb = crb_from_fim(&fim).unwrap();
+    let rcrb_deg = crb[(0, 0)].sqrt().to_degrees();
+    assert!((rcrb_deg / v["rcrb_angle_deg"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert!((crb[(1, 1)].sqrt() / v["rcrb_distance_m"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+}
