@@ -22,7 +22,9 @@
 //!
 //! ```text
 //!   Exact:   d psi_n/d theta = k r n d cos(theta) / r_n,
-//!            d psi_n/d r     = -k ((r - n d sin(theta)) / r_n - 1),
+//!            d psi_n/d r     = -k ((r - n d sin(theta)) / r_n - 1)
+//!                            = k (n^2 d^2 + n d sin(theta) D) / ((r_n + r) r_n),
+//!            with D = r_n - r = (n^2 d^2 - 2 r n d sin(theta)) / (r_n + r),
 //!   Fresnel: d psi_n/d theta = k (n d cos(theta) + n^2 d^2 sin(theta) cos(theta) / r),
 //!            d psi_n/d r     = k n^2 d^2 cos^2(theta) / (2 r^2),
 //!   Far:     d psi_n/d theta = k n d cos(theta),  d psi_n/d r = 0.
@@ -123,11 +125,14 @@ impl LinearArray {
                 ]
             }
             Wavefront::Exact => {
+                // r_n - r and r_n - r + n d sin(theta) written without cancellation
+                // (at r = 10 m the direct differences lose ~6 digits)
                 let rn = (distance * distance - 2.0 * distance * nd * s + nd * nd).sqrt();
+                let delta = (nd * nd - 2.0 * distance * nd * s) / (rn + distance);
                 [
-                    -k * (rn - distance),
+                    -k * delta,
                     k * distance * nd * c / rn,
-                    -k * ((distance - nd * s) / rn - 1.0),
+                    k * (nd * nd + nd * s * delta) / ((rn + distance) * rn),
                 ]
             }
         }
@@ -206,9 +211,14 @@ mod tests {
         };
         assert!(err(2000.0, Wavefront::Fresnel) < 1e-3);
         assert!(err(2e5, Wavefront::Far) < 1e-2);
-        // in the near field (20 m < Rayleigh distance ~ 47 m) the far-field model is wrong
-        assert!(arr.rayleigh_distance() > 40.0 && arr.rayleigh_distance() < 50.0);
-        assert!(err(20.0, Wavefront::Far) > 0.5);
+        // 64 half-wavelength elements at 28 GHz: aperture 63 lambda/2 = 0.337 m, Rayleigh
+        // distance 2 D^2 / lambda = 63^2 lambda / 2 = 21.3 m (the paper's "0.5 m, about
+        // 50 m" needs a spacing of 0.74 lambda; docs/nearfield.md#conventions)
+        let lambda = crate::physics::SPEED_OF_LIGHT / 28e9;
+        assert!((arr.aperture() - 31.5 * lambda).abs() < 1e-12);
+        assert!((arr.rayleigh_distance() - 63.0 * 63.0 * lambda / 2.0).abs() < 1e-9);
+        // at 10 m, inside the Rayleigh distance, the far-field model is badly wrong
+        assert!(err(10.0, Wavefront::Far) > 0.5);
         // halving r roughly multiplies the Fresnel error by 4 (third-order term ~ 1/r^2)
         let ratio = err(400.0, Wavefront::Fresnel) / err(800.0, Wavefront::Fresnel);
         assert!(ratio > 3.5 && ratio < 4.5, "ratio {ratio}");

@@ -73,6 +73,8 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
     m.insert("power".into(), num(d.power));
     m.insert("solver_crb_trace".into(), num(d.solver_objective));
     m.insert("echo_limit".into(), num(d.echo_limit));
+    m.insert("restored_power_change".into(), num(d.restored));
+    m.insert("sinr_margin".into(), num(d.sinr_margin));
     m.insert("sensing_snr_db".into(), number(10.0 * sensing_snr(model).log10()));
     m.insert("subspace_dimension".into(), json!(d.subspace_dimension));
     m.insert("solver_iterations".into(), json!(d.solver_iterations));
