@@ -25,13 +25,15 @@ use faer::Mat;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// Relative agreement required between the reduced and the full program's `tr CRB`.
-/// Both are interior-point optima of the same convex program at the conic layer's
-/// tolerances (1e-8 relative gap on an objective equilibrated to O(1)); the re-evaluated
-/// `tr CRB` of either solution is within about 1e-7 of the optimum (measured: 1.6e-7 at
-/// `N_a = 16`), so 1e-6 leaves an order of magnitude and still catches a wrong subspace
-/// (leaving out a needed direction changes the optimum at the 1e-3 level and above).
-pub const SUBSPACE_AGREEMENT: f64 = 1e-6;
+/// Relative agreement required between the reduced and the full program's `tr CRB`: the
+/// accuracy isac's downlink optimum demonstrably has, not the solver's nominal 1e-8 gap.
+/// Clarabel can report `Solved` (gap 5e-9) while the objective still creeps down by
+/// ~1e-4 per iteration: on the cross-check instance `downlink-exact-Na8-K2-feasible`
+/// isac's reduced optimum is 4.2e-5 above a CVXPY point verified feasible (full program:
+/// 1.6e-5), see python/nearfield_reference.py. Well-conditioned instances agree to
+/// ~1e-7 (the benchmark prints the measured difference). A subspace that misses a
+/// needed direction moves the optimum far more than 1e-4.
+pub const SUBSPACE_AGREEMENT: f64 = 1e-4;
 
 /// Benchmark sizes `(N_a, K)`; the full program is timed for the first [`FULL_SIZES`].
 pub const BENCH_SIZES: [(usize, usize); 3] = [(16, 3), (32, 3), (64, 4)];
