@@ -3,7 +3,9 @@
 # optimised: the SDP tests solve real instances), clippy, and the independent
 # numpy + CVXPY cross-checks of the backscatter design on random instances and of the
 # multi-static SCA (same iterations from the same start, final objective within 1e-5),
-# and of network designs (re-check outside isac, CVXPY optimum of the same program).
+# of network designs (re-check outside isac, CVXPY optimum of the same program), and of
+# the near-field fully digital designs (responses and appendix FIM rebuilt from the
+# geometry, re-check, CVXPY optimum of the full program; about 20 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -18,6 +20,9 @@ target/debug/isac bench backscatter --cross-check out/crosscheck.json
 "$PY" python/multistatic_reference.py --self-test
 target/debug/isac bench multistatic --cross-check out/ms_crosscheck.json
 "$PY" python/multistatic_reference.py --problem out/ms_crosscheck.json --out out/ms_crosscheck_cvxpy.json --check-tol 1e-5
+"$PY" python/nearfield_reference.py --self-test
+target/debug/isac bench nearfield --cross-check out/nf_crosscheck.json
+"$PY" python/nearfield_reference.py out/nf_crosscheck.json
 for cfg in crosscheck table2-fixed; do
     target/debug/isac solve network --input configs/network/$cfg.toml --json > out/network_$cfg.json
     "$PY" python/network_reference.py out/network_$cfg.json --check-tol 1e-3

@@ -5,6 +5,7 @@
 //! holds the channels, the joint angle–distance CRB of both modes, the positioning
 //! algorithms and the fully digital optimum (Scheme 2). See `docs/nearfield.md`.
 
+pub mod bench;
 pub mod design;
 pub mod model;
 pub mod numerical;
@@ -17,7 +18,7 @@ pub use scenario::{Mode, NearfieldScenario};
 use crate::error::Result;
 use crate::experiment::InstanceSolver;
 use crate::report::{complex_matrix_json, number, optional_number as num, Answer, Metrics};
-use crate::systems::{BenchReport, System};
+use crate::systems::{BenchReport, CrossCheck, System};
 use crate::C64;
 use faer::Mat;
 use serde_json::{json, Value};
@@ -199,11 +200,17 @@ impl System for NearfieldSystem {
     fn figures(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
-    fn bench(&self, _repeat: usize) -> Result<BenchReport> {
-        Err(crate::error::IsacError::input(
-            "system",
-            "the nearfield benchmark is not implemented yet",
-        ))
+    fn bench(&self, repeat: usize) -> Result<BenchReport> {
+        bench::bench_downlink(repeat)
+    }
+    fn cross_check(&self) -> Result<Option<CrossCheck>> {
+        let export = bench::cross_check_instances()?;
+        let count = export["instances"].as_array().map_or(0, Vec::len);
+        Ok(Some(CrossCheck {
+            export,
+            message: format!("wrote {count} nearfield cross-check instances to {{export}}"),
+            checker: "python/nearfield_reference.py {export}",
+        }))
     }
 }
 
