@@ -125,9 +125,7 @@ pub fn hermitian_solve(a: &Mat<C64>, b: &[C64]) -> Option<Vec<C64>> {
     let rhs = Mat::from_fn(n, 1, |i, _| b[i]);
     let x = faer::linalg::solvers::Solve::solve(&llt, &rhs);
     let out: Vec<C64> = (0..n).map(|i| x[(i, 0)]).collect();
-    out.iter()
-        .all(|z| z.re.is_finite() && z.im.is_finite())
-        .then_some(out)
+    out.iter().all(|z| z.re.is_finite() && z.im.is_finite()).then_some(out)
 }
 
 /// An orthonormal basis (columns) of the span of `vectors` (each of length `n`): the

@@ -183,10 +183,7 @@ mod tests {
                     let dt = (tp[n] - tm[n]) / (2.0 * ht);
                     let dr = (rp[n] - rm[n]) / (2.0 * hr);
                     let st = resp.d_angle[n].norm().max(1.0);
-                    assert!(
-                        (dt - resp.d_angle[n]).norm() < 1e-5 * st,
-                        "{wf:?} theta n={n}"
-                    );
+                    assert!((dt - resp.d_angle[n]).norm() < 1e-5 * st, "{wf:?} theta n={n}");
                     let sr = resp.d_distance[n].norm().max(1e-3);
                     assert!(
                         (dr - resp.d_distance[n]).norm() < 1e-5 * sr,
@@ -205,10 +202,7 @@ mod tests {
         // the Fresnel phase error is O(k n^3 d^3 / r^2); the far-field one O(k n^2 d^2 / r)
         let err = |r: f64, wf| {
             let (e, x) = (arr.steering(t, r, Wavefront::Exact), arr.steering(t, r, wf));
-            e.iter()
-                .zip(&x)
-                .map(|(a, b)| (a - b).norm())
-                .fold(0.0, f64::max)
+            e.iter().zip(&x).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max)
         };
         assert!(err(2000.0, Wavefront::Fresnel) < 1e-3);
         assert!(err(2e5, Wavefront::Far) < 1e-2);

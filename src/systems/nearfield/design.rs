@@ -143,11 +143,7 @@ fn design_basis(vectors: &[Vec<C64>], n: usize, subspace: Subspace) -> Result<Ma
 /// `B^H v^*` (the coordinates of `conj(v)` in the basis).
 fn coordinates(basis: &Mat<C64>, v: &[C64]) -> Vec<C64> {
     (0..basis.ncols())
-        .map(|c| {
-            (0..basis.nrows())
-                .map(|r| basis[(r, c)].conj() * v[r].conj())
-                .sum()
-        })
+        .map(|c| (0..basis.nrows()).map(|r| basis[(r, c)].conj() * v[r].conj()).sum())
         .collect()
 }
 
@@ -198,8 +194,9 @@ fn crb_program(
                 .collect()
         })
         .collect();
-    let iso_value =
-        |m: &Mat<C64>| -> f64 { (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64 };
+    let iso_value = |m: &Mat<C64>| -> f64 {
+        (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64
+    };
     let d: Vec<f64> = (0..4)
         .map(|i| {
             let jii = iso_value(&a_mats[i][i]);
@@ -320,7 +317,8 @@ fn downlink(model: &NearfieldModel, settings: &SolverSettings) -> Result<Digital
         check.minimize(covariance_trace(&covariance_parts(&rd_c, &ys_c, &tau)));
         let min = check.solve(settings)?;
         let needed = min.objective;
-        if min.status.is_infeasible() || (min.status.is_optimal() && needed > 1.0 + RECHECK_TOL) {
+        if min.status.is_infeasible() || (min.status.is_optimal() && needed > 1.0 + RECHECK_TOL)
+        {
             let mut d = DigitalDesign::empty(
                 DesignStatus::infeasible(
                     format!(

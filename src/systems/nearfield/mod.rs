@@ -50,7 +50,10 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
         "rcrb_angle_deg".into(),
         num(b.and_then(|b| b.rcrb_angle()).map(f64::to_degrees)),
     );
-    m.insert("rcrb_angle_rad".into(), num(b.and_then(|b| b.rcrb_angle())));
+    m.insert(
+        "rcrb_angle_rad".into(),
+        num(b.and_then(|b| b.rcrb_angle())),
+    );
     m.insert(
         "rcrb_distance_m".into(),
         num(b.and_then(|b| b.rcrb_distance())),
@@ -71,10 +74,7 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
     m.insert("power".into(), num(d.power));
     m.insert("solver_crb_trace".into(), num(d.solver_objective));
     m.insert("echo_limit".into(), num(d.echo_limit));
-    m.insert(
-        "sensing_snr_db".into(),
-        number(10.0 * sensing_snr(model).log10()),
-    );
+    m.insert("sensing_snr_db".into(), number(10.0 * sensing_snr(model).log10()));
     m.insert("subspace_dimension".into(), json!(d.subspace_dimension));
     m.insert("solver_iterations".into(), json!(d.solver_iterations));
     m.insert("solve_seconds".into(), json!(d.solve_seconds));
@@ -84,22 +84,23 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
 
 /// The Monte Carlo of the positioning algorithms on the design's transmit covariance
 /// (`trials` seeded trials, fully digital: `F = I`), or `None` when `trials = 0` or the
-/// design returned no covariance (docs/nearfield-positioning.md).
+/// design returned no checked covariance (docs/nearfield-positioning.md).
 pub fn positioning(
     model: &NearfieldModel,
     d: &DigitalDesign,
 ) -> Result<Option<estimator::MonteCarlo>> {
     let s = &model.scenario;
-    match (&d.transmit_covariance, s.trials) {
-        (Some(cov), trials) if trials > 0 && d.status.has_checked_design() => {
-            estimator::monte_carlo(model, cov, None, trials, s.estimator_grid, s.seed).map(Some)
+    match &d.transmit_covariance {
+        Some(cov) if s.trials > 0 && d.status.has_checked_design() => {
+            let grid = s.estimator_grid;
+            estimator::monte_carlo(model, cov, None, s.trials, grid, s.seed).map(Some)
         }
         _ => Ok(None),
     }
 }
 
 /// The Monte Carlo metrics: RMSEs of the two-stage algorithm (the paper's) and of the
-/// ML refinement, and the uplink's search path (`null` without a Monte Carlo).
+/// ML refinement, and the search path (`null` without a Monte Carlo).
 pub fn insert_positioning(m: &mut Metrics, mc: Option<&estimator::MonteCarlo>) {
     m.insert("trials".into(), json!(mc.map_or(0, |mc| mc.trials)));
     m.insert(
@@ -162,14 +163,20 @@ pub fn design_json(model: &NearfieldModel, d: &DigitalDesign) -> Value {
     );
     m.insert("architecture".into(), json!("digital"));
     let na = s.mt.elements;
-    let identity = Mat::from_fn(na, na, |i, j| C64::new(if i == j { 1.0 } else { 0.0 }, 0.0));
+    let identity = Mat::from_fn(na, na, |i, j| {
+        C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)
+    });
     insert_complex(
         &mut m,
         "analog",
         d.status.has_checked_design().then_some(&identity),
     );
     insert_complex(&mut m, "digital", d.digital.as_ref());
-    insert_complex(&mut m, "sensing_covariance", d.sensing_covariance.as_ref());
+    insert_complex(
+        &mut m,
+        "sensing_covariance",
+        d.sensing_covariance.as_ref(),
+    );
     let k = model.users();
     let h = Mat::from_fn(k, na, |u, n| model.user_channels[u][n]);
     insert_complex(&mut m, "user_channels", Some(&h));
@@ -185,10 +192,7 @@ pub fn design_json(model: &NearfieldModel, d: &DigitalDesign) -> Value {
     m.insert("at_wavefront".into(), json!(s.at_wavefront.as_str()));
     m.insert("slots".into(), json!(s.slots));
     m.insert("noise_w".into(), json!(s.noise));
-    m.insert(
-        "carrier_hz".into(),
-        json!(s.mt.wavenumber * crate::physics::SPEED_OF_LIGHT / (2.0 * std::f64::consts::PI)),
-    );
+    m.insert("carrier_hz".into(), json!(s.mt.wavenumber * crate::physics::SPEED_OF_LIGHT / (2.0 * std::f64::consts::PI)));
     Value::Object(m)
 }
 
@@ -245,15 +249,12 @@ impl System for NearfieldSystem {
         let (model, design) = solve_table(instance)?;
         let mut json = design_json(&model, &design);
         let mut summary = summary_lines(&model, &design);
-        if let Some(mc) = positioning(&model, &design)? {
+        if model.scenario.trials > 0 {
+            let mc = positioning(&model, &design)?;
             if let Value::Object(m) = &mut json {
-                insert_positioning(m, Some(&mc));
+                insert_positioning(m, mc.as_ref());
             }
-            summary.push(positioning_line(&mc));
-        } else if model.scenario.trials > 0 {
-            if let Value::Object(m) = &mut json {
-                insert_positioning(m, None);
-            }
+            summary.extend(mc.as_ref().map(positioning_line));
         }
         Ok(Answer { json, summary })
     }

@@ -385,7 +385,9 @@ impl NearfieldModel {
             Some(f) => Mat::from_fn(n, n, |i, j| {
                 (0..f.nrows()).map(|m| f[(m, i)].conj() * f[(m, j)]).sum()
             }),
-            None => Mat::from_fn(n, n, |i, j| C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)),
+            None => Mat::from_fn(n, n, |i, j| {
+                C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)
+            }),
         };
         for i in 0..n {
             for j in 0..n {

@@ -223,11 +223,7 @@ pub fn fim_relative_difference(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
     for i in 0..n {
         for k in 0..n {
             let norm = (a[(i, i)].abs() * a[(k, k)].abs()).sqrt();
-            let norm = if norm > 1e-12 * max_diag {
-                norm
-            } else {
-                max_diag
-            };
+            let norm = if norm > 1e-12 * max_diag { norm } else { max_diag };
             worst = worst.max((a[(i, k)] - b[(i, k)]).abs() / norm);
         }
     }

@@ -155,10 +155,7 @@ impl NearfieldScenario {
         let i = Input::new(table);
         i.check_system("nearfield")?;
         i.reject_unknown("nearfield", KEYS)?;
-        let mode = match i
-            .choice_or("mode", &["downlink", "uplink"], "downlink")?
-            .as_str()
-        {
+        let mode = match i.choice_or("mode", &["downlink", "uplink"], "downlink")?.as_str() {
             "uplink" => Mode::Uplink,
             _ => Mode::Downlink,
         };
@@ -252,9 +249,7 @@ impl NearfieldScenario {
         } else {
             [20.0, 30.0]
         };
-        let user_sector = i
-            .f64_in_or("user_sector_deg", 0.0, 89.9, 60.0)?
-            .to_radians();
+        let user_sector = i.f64_in_or("user_sector_deg", 0.0, 89.9, 60.0)?.to_radians();
         let user_channels = i.complex_matrix(
             "user_channels_re",
             "user_channels_im",
