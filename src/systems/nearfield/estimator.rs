@@ -726,23 +726,57 @@ fn grid_music(
 }
 
 /// Joint ML refinement: maximises the concentrated likelihood `L(theta, 1/u)` (22)-(23)
-/// over `(theta, u = 1/r)` jointly by Nelder–Mead from `start`, initial steps a tenth of
-/// the MT's resolution cell ([`resolution`]), stopping at `1e-9` steps. This is the
-/// estimator that attains the CRB at high SNR: the CRB counts the information of both
-/// arrays and of the known signal, which the two-stage estimators partly ignore.
-pub fn ml_refine(likelihood: &Likelihood, mt: &LinearArray, start: Position) -> Position {
+/// over `(theta, u = 1/r)` jointly within the search box `|theta| < pi/2`, `r` in
+/// [`distance_range`] (without the box, at low SNR the simplex walks off to
+/// `r -> infinity`). Two steps:
+///
+/// 1. a local grid: angles within one resolution cell `2 / (N cos theta)` of the
+///    coarser array (`N = min(N_a, N_b)`: the angular uncertainty of the downlink's AT
+///    MUSIC) around `start`, spaced an eighth of the MT's cell, times `1/r` over the whole
+///    box, eight points per `1/r` cell ([`resolution`]); `start` itself is a candidate.
+///    The likelihood is multimodal within a cell when the design's beam has a null at
+///    the target (the CRB-optimal downlink covariance does, docs/nearfield-positioning.md),
+///    and a simplex started from the two-stage estimate then stops on a side peak;
+/// 2. Nelder–Mead from the best candidate, initial steps a tenth of the MT's cell,
+///    stopping at `1e-9` steps.
+///
+/// This is the estimator that attains the CRB at high SNR: the CRB counts the
+/// information of both arrays and of the known signal, which the two-stage estimators
+/// partly ignore.
+pub fn ml_refine(likelihood: &Likelihood, start: Position) -> Position {
+    let s = &likelihood.model.scenario;
+    let mt = &s.mt;
+    let [r_min, r_max] = distance_range(mt);
+    let (u_lo, u_hi) = (1.0 / r_max, 1.0 / r_min);
+    let cost = |x: [f64; 2]| -> f64 {
+        // outside the box: the worst value (L >= 0)
+        if !(x[1] >= u_lo && x[1] <= u_hi) {
+            return 0.0;
+        }
+        -likelihood.value(x[0], 1.0 / x[1])
+    };
     let res = resolution(mt, start.angle);
-    let x = nelder_mead(
-        |x| {
-            if x[1] <= 0.0 {
-                return 0.0;
+    let coarse = s.mt.elements.min(s.at.elements).max(1) as f64;
+    let half_width = 2.0 / (coarse * start.angle.cos().abs().max(0.05));
+    let nt = ((2.0 * half_width / (res[0] / 8.0)).ceil() as usize).clamp(8, 512);
+    let nu = ((8.0 * (u_hi - u_lo) / resolution(mt, 0.0)[1]).ceil() as usize).clamp(8, 512);
+    let mut best_x = [start.angle, (1.0 / start.distance).clamp(u_lo, u_hi)];
+    let mut best = cost(best_x);
+    for i in 0..=nt {
+        let t = start.angle - half_width + 2.0 * half_width * i as f64 / nt as f64;
+        if t.abs() >= 0.5 * PI {
+            continue;
+        }
+        for j in 0..nu {
+            let u = u_lo + (j as f64 + 0.5) * (u_hi - u_lo) / nu as f64;
+            let v = cost([t, u]);
+            if v < best {
+                best = v;
+                best_x = [t, u];
             }
-            -likelihood.value(x[0], 1.0 / x[1])
-        },
-        [start.angle, 1.0 / start.distance],
-        [0.1 * res[0], 0.1 * res[1]],
-        1e-9,
-    );
+        }
+    }
+    let x = nelder_mead(cost, best_x, [0.1 * res[0], 0.1 * res[1]], 1e-9);
     Position {
         angle: x[0],
         distance: 1.0 / x[1],
@@ -773,7 +807,7 @@ pub fn locate(
         Mode::Uplink => uplink_two_stage(model, echo, combiner, grid)?,
     };
     let likelihood = Likelihood::new(model, echo, combiner)?;
-    let refined = ml_refine(&likelihood, &model.scenario.mt, two_stage);
+    let refined = ml_refine(&likelihood, two_stage);
     Ok(Positioning {
         two_stage,
         refined,
