@@ -102,7 +102,10 @@ pub fn positioning(
 /// The Monte Carlo metrics: RMSEs of the two-stage algorithm (the paper's) and of the
 /// ML refinement, and the search path (`null` without a Monte Carlo).
 pub fn insert_positioning(m: &mut Metrics, mc: Option<&estimator::MonteCarlo>) {
-    m.insert("trials".into(), json!(mc.map_or(0, |mc| mc.trials)));
+    m.insert(
+        "monte_carlo_trials".into(),
+        json!(mc.map_or(0, |mc| mc.trials)),
+    );
     m.insert(
         "rmse_angle_deg".into(),
         num(mc.map(|mc| mc.rmse_angle.to_degrees())),
