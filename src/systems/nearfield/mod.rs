@@ -7,6 +7,8 @@
 
 pub mod bench;
 pub mod design;
+pub mod estimator;
+pub mod figures;
 pub mod model;
 pub mod numerical;
 pub mod scenario;
@@ -81,6 +83,62 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
     m.insert("solve_seconds".into(), json!(d.solve_seconds));
     m.insert("mode".into(), json!(model.scenario.mode.as_str()));
     m
+}
+
+/// The Monte Carlo of the positioning algorithms on the design's transmit covariance
+/// (`trials` seeded trials, fully digital: `F = I`), or `None` when `trials = 0` or the
+/// design returned no checked covariance (docs/nearfield-positioning.md).
+pub fn positioning(
+    model: &NearfieldModel,
+    d: &DigitalDesign,
+) -> Result<Option<estimator::MonteCarlo>> {
+    let s = &model.scenario;
+    match &d.transmit_covariance {
+        Some(cov) if s.trials > 0 && d.status.has_checked_design() => {
+            let grid = s.estimator_grid;
+            estimator::monte_carlo(model, cov, None, s.trials, grid, s.seed).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The Monte Carlo metrics: RMSEs of the two-stage algorithm (the paper's) and of the
+/// ML refinement, and the search path (`null` without a Monte Carlo).
+pub fn insert_positioning(m: &mut Metrics, mc: Option<&estimator::MonteCarlo>) {
+    m.insert(
+        "monte_carlo_trials".into(),
+        json!(mc.map_or(0, |mc| mc.trials)),
+    );
+    m.insert(
+        "rmse_angle_deg".into(),
+        num(mc.map(|mc| mc.rmse_angle.to_degrees())),
+    );
+    m.insert("rmse_distance_m".into(), num(mc.map(|mc| mc.rmse_distance)));
+    m.insert(
+        "rmse_angle_deg_ml".into(),
+        num(mc.map(|mc| mc.rmse_angle_ml.to_degrees())),
+    );
+    m.insert(
+        "rmse_distance_m_ml".into(),
+        num(mc.map(|mc| mc.rmse_distance_ml)),
+    );
+    m.insert(
+        "estimator_path".into(),
+        mc.map_or(Value::Null, |mc| json!(mc.path.as_str())),
+    );
+}
+
+/// The summary line of a Monte Carlo.
+fn positioning_line(mc: &estimator::MonteCarlo) -> String {
+    format!(
+        "  RMSE ({} trials, {}): angle {:.4e} deg (ML {:.4e}), distance {:.4e} m (ML {:.4e})",
+        mc.trials,
+        mc.path.as_str(),
+        mc.rmse_angle.to_degrees(),
+        mc.rmse_angle_ml.to_degrees(),
+        mc.rmse_distance,
+        mc.rmse_distance_ml
+    )
 }
 
 /// Inserts a complex matrix as `{key}_re` / `{key}_im` rows.
@@ -192,13 +250,19 @@ impl System for NearfieldSystem {
     }
     fn solve(&self, instance: &toml::Table) -> Result<Answer> {
         let (model, design) = solve_table(instance)?;
-        Ok(Answer {
-            json: design_json(&model, &design),
-            summary: summary_lines(&model, &design),
-        })
+        let mut json = design_json(&model, &design);
+        let mut summary = summary_lines(&model, &design);
+        if model.scenario.trials > 0 {
+            let mc = positioning(&model, &design)?;
+            if let Value::Object(m) = &mut json {
+                insert_positioning(m, mc.as_ref());
+            }
+            summary.extend(mc.as_ref().map(positioning_line));
+        }
+        Ok(Answer { json, summary })
     }
     fn figures(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
+        figures::FIGURES
     }
     fn bench(&self, repeat: usize) -> Result<BenchReport> {
         bench::bench_downlink(repeat)
@@ -217,6 +281,10 @@ impl System for NearfieldSystem {
 impl InstanceSolver for NearfieldSystem {
     fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics> {
         let (model, design) = solve_table(instance)?;
-        Ok(metrics(&model, &design))
+        let mut m = metrics(&model, &design);
+        if model.scenario.trials > 0 {
+            insert_positioning(&mut m, positioning(&model, &design)?.as_ref());
+        }
+        Ok(m)
     }
 }
