@@ -638,6 +638,22 @@ fn experiment_plot_rows_key() {
     assert_eq!(key, "plot.rows");
 }
 
+#[test]
+fn experiment_plot_legend_names_the_metrics() {
+    // one metric: the legend name replaces the metric and keeps the series value
+    let src = TOY.replace("[plot]", "[plot]\nlegend = [\"RMSE\"]");
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    let points = c.points();
+    let (_, series) = plot_series(&c, &c.plots[0], &points, &[]);
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["RMSE (slow)", "RMSE (fast)"]);
+    // one name per metric, or a named error
+    let key = bad(&TOY.replace("[plot]", "[plot]\nlegend = [\"a\", \"b\"]"));
+    assert_eq!(key, "plot.legend");
+    let key = bad(&TOY.replace("[plot]", "[plot]\nlegend = [1.0]"));
+    assert_eq!(key, "plot.legend");
+}
+
 struct Panicky;
 impl InstanceSolver for Panicky {
     fn solve_instance(&self, t: &toml::Table) -> Result<Metrics> {

@@ -43,6 +43,8 @@ pub struct PlotSpec {
     pub log_y: bool,
     pub x_label: Option<String>,
     pub y_label: Option<String>,
+    /// Legend names of `ys`, in the field's words (default: the metric names).
+    pub legend: Option<Vec<String>>,
     /// Average over every repetition (`rows = "all"`), infeasible ones included, instead
     /// of over the feasible ones only (the default): for rates of an outcome such as an
     /// infeasibility indicator.
@@ -325,7 +327,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         label,
         &[
             "name", "title", "x", "y", "ys", "series", "log_x", "log_y", "x_label", "y_label",
-            "rows",
+            "rows", "legend",
         ],
     )?;
     let x = req_str(t, label, "x")?;
@@ -341,6 +343,23 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
     let series = match t.get("series") {
         None => vec![],
         Some(v) => str_list(v, &format!("{label}.series"))?,
+    };
+    let legend = match t.get("legend") {
+        None => None,
+        Some(v) => {
+            let names = str_list(v, &format!("{label}.legend"))?;
+            if names.len() != ys.len() {
+                return err(
+                    format!("{label}.legend"),
+                    format!(
+                        "needs one name per metric of `ys` ({}), got {}",
+                        ys.len(),
+                        names.len()
+                    ),
+                );
+            }
+            Some(names)
+        }
     };
     let name = opt_str(t, label, "name")?;
     if let Some(n) = &name {
@@ -361,6 +380,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         log_y: opt_bool(t, label, "log_y")?,
         x_label: opt_str(t, label, "x_label")?,
         y_label: opt_str(t, label, "y_label")?,
+        legend,
         all_rows: match opt_str(t, label, "rows")?.as_deref() {
             None | Some("feasible") => false,
             Some("all") => true,

@@ -34,6 +34,7 @@
 //! log_y = true
 //! x_label = "minimum sum rate (bit/s/Hz)"
 //! y_label = "CRB"
+//! legend = ["CRB"]                # optional: one display name per metric of `ys`
 //! title = "..."                   # optional
 //! rows = "feasible"               # y = mean over feasible repetitions; "all": every one
 //! ```

@@ -616,7 +616,8 @@ pub fn plot_series(
         }
     }
     let mut series = vec![];
-    for y in &spec.ys {
+    for (i, y) in spec.ys.iter().enumerate() {
+        let y_name = spec.legend.as_ref().map_or(y, |names| &names[i]);
         for (label, ps) in &groups {
             // a bare number says little in a legend: name its key ("power_dbm=10")
             let group_name = if line_keys.len() == 1 && label[0].parse::<f64>().is_err() {
@@ -630,9 +631,9 @@ pub fn plot_series(
                     .join(", ")
             };
             let name = match (spec.ys.len() > 1, group_name.is_empty()) {
-                (_, true) => y.clone(),
-                (false, false) => group_name,
-                (true, false) => format!("{y} ({group_name})"),
+                (_, true) => y_name.clone(),
+                (false, false) if spec.legend.is_none() => group_name,
+                (_, false) => format!("{y_name} ({group_name})"),
             };
             let mut pts: Vec<(f64, Option<f64>)> = ps
                 .iter()
