@@ -4,6 +4,7 @@
 pub mod array;
 pub mod geometry;
 pub mod hybrid;
+pub mod ofdm;
 pub mod pathloss;
 pub mod pulse;
 pub mod quadrature;
