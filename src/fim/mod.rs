@@ -12,6 +12,8 @@
 //! linear in i.i.d. symbols with covariance `R`, the FIM is taken in expectation over the
 //! symbols (see [`continuous_time_fim`] and the callers' symbol bases).
 
+pub mod ofdm;
+
 use crate::linalg::{hermitian_sqrt, spd_inverse};
 use crate::C64;
 use faer::Mat;
