@@ -407,6 +407,42 @@ impl Input<'_> {
                 .collect(),
         ))
     }
+
+    /// An optional complex vector of length `len` given as two real lists `re_key` /
+    /// `im_key` (`what` names the entries for the error message); `None` when both are
+    /// absent, an error naming the key otherwise.
+    pub fn complex_vector(
+        &self,
+        re_key: &str,
+        im_key: &str,
+        len: usize,
+        what: &str,
+    ) -> Result<Option<Vec<crate::C64>>> {
+        let both = format!("missing: give both {re_key} and {im_key}");
+        match (self.has(re_key), self.has(im_key)) {
+            (false, false) => return Ok(None),
+            (true, false) => return Err(IsacError::input(im_key, both)),
+            (false, true) => return Err(IsacError::input(re_key, both)),
+            (true, true) => {}
+        }
+        let read = |key: &str| -> Result<Vec<f64>> {
+            let v = self.f64_list(key)?;
+            if v.len() != len {
+                return Err(IsacError::input(
+                    key,
+                    format!("must have {len} entries ({what}), got {}", v.len()),
+                ));
+            }
+            Ok(v)
+        };
+        let (a, b) = (read(re_key)?, read(im_key)?);
+        Ok(Some(
+            a.iter()
+                .zip(&b)
+                .map(|(&x, &y)| crate::C64::new(x, y))
+                .collect(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! nothing else changes.
 
 pub mod backscatter;
+pub mod bpms;
 pub mod multistatic;
 pub mod nearfield;
 pub mod network;
