@@ -98,6 +98,7 @@
 
 pub mod bench;
 mod check;
+pub mod crb;
 mod expr;
 mod problem;
 mod solve;

@@ -7,6 +7,7 @@
 //! form over the subcarriers, Jacobians, position-domain CRBs, fusion) -> designs.
 //! [`numerical`] holds the sampled OFDM model that checks the closed forms.
 
+pub mod design;
 pub mod model;
 pub mod numerical;
 pub mod scenario;
