@@ -337,7 +337,7 @@ pub fn wcrb(
     // restore the power budget if the solver overshoots (by ~1e-8)
     let tr: f64 = (0..nb).map(|i| v[(i, i)].re).sum();
     if tr > p0 {
-        v = v * faer::Scale(C64::new(p0 / tr, 0.0));
+        v *= faer::Scale(C64::new(p0 / tr, 0.0));
         if let Some(r) = design.power_allocation.as_mut() {
             r.iter_mut().for_each(|x| *x *= p0 / tr);
         }
