@@ -484,11 +484,13 @@ def weighted(alpha, a, b):
 # ---------------------------------------------------------------------------------------
 def build_program(sy, alpha, scheme, structure):
     """min alpha CRB_BP + (1 - alpha) CRB_MS (fused ones for "fusion") over V, in units of
-    the budget (V = (P_B/M) V', tr V' <= 1). structure: "full" (Hermitian PSD V', N_B x N_B),
-    "remark2" (V' = U Lam U^H, Lam PSD) or "cpa" (V' = U diag(rho) U^H, rho >= 0).
+    the budget (V = (P_B/M) V', tr V' <= 1). structure: "full" (V' = Q W Q^H, W the full
+    Hermitian PSD N_B x N_B variable, Q unitary), "plain" (V' itself: what a CVX user writes;
+    Clarabel fails on it for N_B > 2K+2), "remark2" (V' = U Lam U^H, Lam PSD) or "cpa"
+    (V' = U diag(rho) U^H, rho >= 0).
 
-    Per bound: the FIM is equilibrated, I~ = D I D with D_i = I_ii(V_iso)^-1/2 at the
-    isotropic full-power V_iso, and sum_{i in S} w_i [I^-1]_ii = min sum w_i D_i^2 T_ii
+    Per bound: the FIM is equilibrated, I~ = D I D with D_i = (I_ii / [I^-1]_ii)^(-1/4) at
+    the isotropic full-power V_iso, and sum_{i in S} w_i [I^-1]_ii = min sum w_i D_i^2 T_ii
     s.t. [[I~, E], [E^T, T]] >= 0 (E = columns S of the identity; Schur complement: T >=
     [I~^-1]_SS, the nuisance parameters eliminated exactly). The objective is divided by its
     value at V_iso. Returns (problem, V' expression, factor): objective = factor * value."""
@@ -644,7 +646,7 @@ def check_instance(item, solver=CHECK_SOLVER):
         if rel(sig, sy.sigma2) > 1e-9:
             errors.append(f"noise_w {sy.sigma2:.10e} vs F N0 Df = {sig:.10e}")
     status = isac.get("status")
-    if status not in ("optimal", "solved"):
+    if str(status).lower() not in ("optimal", "solved"):
         errors.append(f"isac status {status!r}")
     try:
         v = np.asarray(isac["covariance_re"], float) + 1j * np.asarray(isac["covariance_im"], float)
