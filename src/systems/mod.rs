@@ -63,11 +63,12 @@ pub struct CrossCheck {
     pub checker: &'static str,
 }
 
-static SYSTEMS: [&dyn System; 4] = [
+static SYSTEMS: [&dyn System; 5] = [
     &backscatter::BackscatterSystem,
     &multistatic::MultistaticSystem,
     &network::NetworkSystem,
     &nearfield::NearfieldSystem,
+    &bpms::BpmsSystem,
 ];
 
 /// Every system, in the order `isac list` shows them.
