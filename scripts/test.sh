@@ -5,7 +5,9 @@
 # multi-static SCA (same iterations from the same start, final objective within 1e-5),
 # of network designs (re-check outside isac, CVXPY optimum of the same program), and of
 # the near-field fully digital designs (responses and appendix FIM rebuilt from the
-# geometry, re-check, CVXPY optimum of the full program; about 20 s).
+# geometry, re-check, CVXPY optimum of the full program; about 20 s), and of the
+# bistatic/monostatic weighted-sum CRB designs (FIMs rebuilt from the sampled OFDM
+# model, re-check, CVXPY optimum of the full-V program; about 15 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -23,6 +25,9 @@ target/debug/isac bench multistatic --cross-check out/ms_crosscheck.json
 "$PY" python/nearfield_reference.py --self-test
 target/debug/isac bench nearfield --cross-check out/nf_crosscheck.json
 "$PY" python/nearfield_reference.py out/nf_crosscheck.json
+"$PY" python/bpms_reference.py --self-test
+target/debug/isac bench bpms --cross-check out/bpms_crosscheck.json
+"$PY" python/bpms_reference.py out/bpms_crosscheck.json
 for cfg in crosscheck table2-fixed; do
     target/debug/isac solve network --input configs/network/$cfg.toml --json > out/network_$cfg.json
     "$PY" python/network_reference.py out/network_$cfg.json --check-tol 1e-3

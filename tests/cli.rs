@@ -655,3 +655,76 @@ fn nearfield_json_answer_recomputes_crb_and_sinr() {
     assert!((rcrb_deg / v["rcrb_angle_deg"].as_f64().unwrap() - 1.0).abs() < 1e-9);
     assert!((crb[(1, 1)].sqrt() / v["rcrb_distance_m"].as_f64().unwrap() - 1.0).abs() < 1e-9);
 }
+
+#[test]
+fn bpms_bad_input_names_the_key_and_exits_2() {
+    let cases = [
+        ("targets = [[0.0, 0.0]]", "targets"),
+        ("targets = [[-5.0, 20.0]]", "targets"),
+        ("bs_antennas = 2", "bs_antennas"),
+        ("alpha = -0.1", "alpha"),
+        ("ms_gains_re = [1.0]\nms_gains_im = [0.0]", "ms_gains_re"),
+        ("scheme = \"fdb-wbf\"", "scheme"),
+        ("subcarriers = 0", "subcarriers"),
+        ("Alpha = 0.5", "Alpha"),
+    ];
+    for (i, (body, key)) in cases.iter().enumerate() {
+        let path = write(
+            &format!("bpms-bad{i}.toml"),
+            &format!("system = \"bpms\"\n{body}\n"),
+        );
+        let (code, _, err) = isac(&["solve", "bpms", "--input", &path]);
+        assert_eq!(code, 2, "{body}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{body}: {err}");
+        assert!(
+            err.contains(&format!("`{key}`")),
+            "{body}: must name {key}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bpms_json_answer_recomputes_both_crbs_from_f() {
+    use isac::systems::bpms::{BpmsModel, BpmsScenario};
+    let src =
+        "system = \"bpms\"\nbs_antennas = 8\nue_antennas = 4\nsubcarriers = 64\nalpha = 0.3\n";
+    let path = write("bpms-ok.toml", src);
+    let (code, out, err) = isac(&["solve", "bpms", "--input", &path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "optimal");
+    let (re, im) = (&v["beamformers_re"], &v["beamformers_im"]);
+    let rows = re.as_array().unwrap().len();
+    let cols = re[0].as_array().unwrap().len();
+    let f = Mat::from_fn(rows, cols, |r, c| {
+        C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
+    });
+    // the model from the input and the gains as reported (an override of the same draw)
+    let g = |key: &str, part: usize| -> String {
+        let list: Vec<String> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| format!("{:e}", x[part].as_f64().unwrap()))
+            .collect();
+        format!("[{}]", list.join(", "))
+    };
+    let full = format!(
+        "{src}bp_gains_re = {}\nbp_gains_im = {}\nms_gains_re = {}\nms_gains_im = {}\n",
+        g("bp_gains", 0),
+        g("bp_gains", 1),
+        g("ms_gains", 0),
+        g("ms_gains", 1)
+    );
+    let table: toml::Table = full.parse().unwrap();
+    let model = BpmsModel::new(BpmsScenario::from_table(&table).unwrap());
+    let b = model.bounds(&(&f * f.adjoint()));
+    for (key, want) in [("crb_bp", b.crb_bp), ("crb_ms", b.crb_ms)] {
+        let got = v[key].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9 * want, "{key}: {got} vs {want}");
+    }
+    let power: f64 = (0..rows)
+        .map(|r| (0..cols).map(|c| f[(r, c)].norm_sqr()).sum::<f64>())
+        .sum();
+    assert!(power <= v["power_w"].as_f64().unwrap() / 64.0 * (1.0 + 1e-12));
+}

@@ -75,10 +75,10 @@ mod tests {
         let inv = crate::linalg::spd_inverse(&j).unwrap();
         let (keep, w) = ([1usize, 3], [0.7, 2.0]);
         let want = w[0] * inv[(1, 1)] + w[1] * inv[(3, 3)];
-        let mut prob = Problem::new();
         let fim: Vec<Vec<Affine>> = (0..n)
             .map(|r| (0..n).map(|c| Affine::constant(j[(r, c)])).collect())
             .collect();
+        let mut prob = Problem::new();
         let bound = inverse_block_trace(&mut prob, &fim, &keep, &w).unwrap();
         prob.minimize(bound.clone());
         let sol = prob.solve(&SolverSettings::default()).unwrap();

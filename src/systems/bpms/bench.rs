@@ -40,7 +40,10 @@ pub fn parameters_json(model: &BpmsModel, table: &toml::Table) -> Value {
         "scheme": s.scheme,
     });
     // the noise specification, so that the checker recomputes sigma^2 itself
-    let nf = table.get("noise_figure_db").and_then(|v| v.as_float()).unwrap_or(10.0);
+    let nf = table
+        .get("noise_figure_db")
+        .and_then(|v| v.as_float())
+        .unwrap_or(10.0);
     let n0 = table
         .get("noise_psd_dbm_hz")
         .and_then(|v| v.as_float())
@@ -112,7 +115,11 @@ pub fn front_alphas() -> Vec<f64> {
     (0..=20).map(|i| i as f64 / 20.0).collect()
 }
 
-fn time_front(model: &BpmsModel, structure: Structure, repeat: usize) -> Result<(f64, Vec<WcrbDesign>)> {
+fn time_front(
+    model: &BpmsModel,
+    structure: Structure,
+    repeat: usize,
+) -> Result<(f64, Vec<WcrbDesign>)> {
     let settings = design_settings();
     let mut best: Option<(f64, Vec<WcrbDesign>)> = None;
     for _ in 0..repeat.max(1) {

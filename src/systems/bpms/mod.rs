@@ -39,7 +39,13 @@ pub fn solve_table(table: &toml::Table) -> Result<(BpmsModel, WcrbDesign)> {
         _ if s.reduced => (Structure::Reduced, false),
         _ => (Structure::Full, false),
     };
-    let design = wcrb(&model, s.alpha, fused, structure, &design::design_settings())?;
+    let design = wcrb(
+        &model,
+        s.alpha,
+        fused,
+        structure,
+        &design::design_settings(),
+    )?;
     Ok((model, design))
 }
 
@@ -50,19 +56,43 @@ pub fn metrics(model: &BpmsModel, d: &WcrbDesign) -> Metrics {
     d.status.write_metrics(&mut m);
     let b = d.bounds.as_ref();
     let get = |f: fn(&Bounds) -> f64| b.map_or(Value::Null, |b| number(f(b)));
-    let (own, other) = if d.fused { ("", "_unfused") } else { ("", "_fused") };
-    let (bp, ms, bp2, ms2): (fn(&Bounds) -> f64, fn(&Bounds) -> f64, fn(&Bounds) -> f64, fn(&Bounds) -> f64) =
-        if d.fused {
-            (|b| b.fused_crb_bp, |b| b.fused_crb_ms, |b| b.crb_bp, |b| b.crb_ms)
-        } else {
-            (|b| b.crb_bp, |b| b.crb_ms, |b| b.fused_crb_bp, |b| b.fused_crb_ms)
-        };
+    let (own, other) = if d.fused {
+        ("", "_unfused")
+    } else {
+        ("", "_fused")
+    };
+    let (bp, ms, bp2, ms2): (
+        fn(&Bounds) -> f64,
+        fn(&Bounds) -> f64,
+        fn(&Bounds) -> f64,
+        fn(&Bounds) -> f64,
+    ) = if d.fused {
+        (
+            |b| b.fused_crb_bp,
+            |b| b.fused_crb_ms,
+            |b| b.crb_bp,
+            |b| b.crb_ms,
+        )
+    } else {
+        (
+            |b| b.crb_bp,
+            |b| b.crb_ms,
+            |b| b.fused_crb_bp,
+            |b| b.fused_crb_ms,
+        )
+    };
     m.insert(format!("crb_bp{own}"), get(bp));
     m.insert(format!("crb_ms{own}"), get(ms));
     m.insert(format!("crb_bp{other}"), get(bp2));
     m.insert(format!("crb_ms{other}"), get(ms2));
-    m.insert("rcrb_bp_m".into(), b.map_or(Value::Null, |b| number(bp(b).sqrt())));
-    m.insert("rcrb_ms_m".into(), b.map_or(Value::Null, |b| number(ms(b).sqrt())));
+    m.insert(
+        "rcrb_bp_m".into(),
+        b.map_or(Value::Null, |b| number(bp(b).sqrt())),
+    );
+    m.insert(
+        "rcrb_ms_m".into(),
+        b.map_or(Value::Null, |b| number(ms(b).sqrt())),
+    );
     m.insert("objective".into(), number(d.objective));
     m.insert("solver_objective".into(), number(d.solver_objective));
     m.insert("alpha".into(), json!(d.alpha));
@@ -92,11 +122,19 @@ pub fn design_json(model: &BpmsModel, d: &WcrbDesign) -> Value {
     put(&mut m, "beamformers", d.beamformers.as_ref());
     m.insert(
         "power_allocation".into(),
-        d.power_allocation.as_ref().map_or(Value::Null, |r| json!(r)),
+        d.power_allocation
+            .as_ref()
+            .map_or(Value::Null, |r| json!(r)),
     );
     let b = d.bounds.as_ref();
-    m.insert("fim_bp_position".into(), b.map_or(Value::Null, |b| real_matrix_json(&b.fim_bp)));
-    m.insert("fim_ms_position".into(), b.map_or(Value::Null, |b| real_matrix_json(&b.fim_ms)));
+    m.insert(
+        "fim_bp_position".into(),
+        b.map_or(Value::Null, |b| real_matrix_json(&b.fim_bp)),
+    );
+    m.insert(
+        "fim_ms_position".into(),
+        b.map_or(Value::Null, |b| real_matrix_json(&b.fim_ms)),
+    );
     let pairs = |g: &[C64]| json!(g.iter().map(|x| [x.re, x.im]).collect::<Vec<_>>());
     m.insert("bp_gains".into(), pairs(&s.bp_gains));
     m.insert("ms_gains".into(), pairs(&s.ms_gains));
