@@ -55,44 +55,26 @@ pub fn metrics(model: &BpmsModel, d: &WcrbDesign) -> Metrics {
     let mut m = Metrics::new();
     d.status.write_metrics(&mut m);
     let b = d.bounds.as_ref();
-    let get = |f: fn(&Bounds) -> f64| b.map_or(Value::Null, |b| number(f(b)));
-    let (own, other) = if d.fused {
-        ("", "_unfused")
-    } else {
-        ("", "_fused")
+    // the scheme's own pair, then the other pair
+    let pairs = b.map(|b| {
+        let unfused = (b.crb_bp, b.crb_ms);
+        let fused = (b.fused_crb_bp, b.fused_crb_ms);
+        if d.fused {
+            (fused, unfused)
+        } else {
+            (unfused, fused)
+        }
+    });
+    let other = if d.fused { "_unfused" } else { "_fused" };
+    let val = |f: fn(&((f64, f64), (f64, f64))) -> f64| {
+        pairs.as_ref().map_or(Value::Null, |p| number(f(p)))
     };
-    let (bp, ms, bp2, ms2): (
-        fn(&Bounds) -> f64,
-        fn(&Bounds) -> f64,
-        fn(&Bounds) -> f64,
-        fn(&Bounds) -> f64,
-    ) = if d.fused {
-        (
-            |b| b.fused_crb_bp,
-            |b| b.fused_crb_ms,
-            |b| b.crb_bp,
-            |b| b.crb_ms,
-        )
-    } else {
-        (
-            |b| b.crb_bp,
-            |b| b.crb_ms,
-            |b| b.fused_crb_bp,
-            |b| b.fused_crb_ms,
-        )
-    };
-    m.insert(format!("crb_bp{own}"), get(bp));
-    m.insert(format!("crb_ms{own}"), get(ms));
-    m.insert(format!("crb_bp{other}"), get(bp2));
-    m.insert(format!("crb_ms{other}"), get(ms2));
-    m.insert(
-        "rcrb_bp_m".into(),
-        b.map_or(Value::Null, |b| number(bp(b).sqrt())),
-    );
-    m.insert(
-        "rcrb_ms_m".into(),
-        b.map_or(Value::Null, |b| number(ms(b).sqrt())),
-    );
+    m.insert("crb_bp".into(), val(|p| p.0 .0));
+    m.insert("crb_ms".into(), val(|p| p.0 .1));
+    m.insert(format!("crb_bp{other}"), val(|p| p.1 .0));
+    m.insert(format!("crb_ms{other}"), val(|p| p.1 .1));
+    m.insert("rcrb_bp_m".into(), val(|p| p.0 .0.sqrt()));
+    m.insert("rcrb_ms_m".into(), val(|p| p.0 .1.sqrt()));
     m.insert("objective".into(), number(d.objective));
     m.insert("solver_objective".into(), number(d.solver_objective));
     m.insert("alpha".into(), json!(d.alpha));
