@@ -55,26 +55,26 @@ pub fn metrics(model: &BpmsModel, d: &WcrbDesign) -> Metrics {
     let mut m = Metrics::new();
     d.status.write_metrics(&mut m);
     let b = d.bounds.as_ref();
-    // the scheme's own pair, then the other pair
-    let pairs = b.map(|b| {
-        let unfused = (b.crb_bp, b.crb_ms);
-        let fused = (b.fused_crb_bp, b.fused_crb_ms);
+    // the scheme's own pair [bp, ms], then the other pair
+    let pairs: Option<[f64; 4]> = b.map(|b| {
         if d.fused {
-            (fused, unfused)
+            [b.fused_crb_bp, b.fused_crb_ms, b.crb_bp, b.crb_ms]
         } else {
-            (unfused, fused)
+            [b.crb_bp, b.crb_ms, b.fused_crb_bp, b.fused_crb_ms]
         }
     });
     let other = if d.fused { "_unfused" } else { "_fused" };
-    let val = |f: fn(&((f64, f64), (f64, f64))) -> f64| {
-        pairs.as_ref().map_or(Value::Null, |p| number(f(p)))
+    let val = |i: usize, root: bool| {
+        pairs.map_or(Value::Null, |p| {
+            number(if root { p[i].sqrt() } else { p[i] })
+        })
     };
-    m.insert("crb_bp".into(), val(|p| p.0 .0));
-    m.insert("crb_ms".into(), val(|p| p.0 .1));
-    m.insert(format!("crb_bp{other}"), val(|p| p.1 .0));
-    m.insert(format!("crb_ms{other}"), val(|p| p.1 .1));
-    m.insert("rcrb_bp_m".into(), val(|p| p.0 .0.sqrt()));
-    m.insert("rcrb_ms_m".into(), val(|p| p.0 .1.sqrt()));
+    m.insert("crb_bp".into(), val(0, false));
+    m.insert("crb_ms".into(), val(1, false));
+    m.insert(format!("crb_bp{other}"), val(2, false));
+    m.insert(format!("crb_ms{other}"), val(3, false));
+    m.insert("rcrb_bp_m".into(), val(0, true));
+    m.insert("rcrb_ms_m".into(), val(1, true));
     m.insert("objective".into(), number(d.objective));
     m.insert("solver_objective".into(), number(d.solver_objective));
     m.insert("alpha".into(), json!(d.alpha));
