@@ -664,7 +664,8 @@ fn bpms_bad_input_names_the_key_and_exits_2() {
         ("bs_antennas = 2", "bs_antennas"),
         ("alpha = -0.1", "alpha"),
         ("ms_gains_re = [1.0]\nms_gains_im = [0.0]", "ms_gains_re"),
-        ("scheme = \"fdb-wbf\"", "scheme"),
+        ("scheme = \"analog-fdb\"", "scheme"),
+        ("mismatch_method = \"sdp\"", "mismatch_method"),
         ("subcarriers = 0", "subcarriers"),
         ("Alpha = 0.5", "Alpha"),
     ];

@@ -8,6 +8,7 @@
 //! [`numerical`] holds the sampled OFDM model that checks the closed forms.
 
 pub mod design;
+pub mod mismatch;
 pub mod model;
 pub mod numerical;
 pub mod scenario;
@@ -33,19 +34,31 @@ pub fn solve_table(table: &toml::Table) -> Result<(BpmsModel, WcrbDesign)> {
     let scenario = BpmsScenario::from_table(table)?;
     let model = BpmsModel::new(scenario);
     let s = &model.scenario;
-    let (structure, fused) = match s.scheme.as_str() {
+    let settings = design::design_settings();
+    let scheme = s.scheme.as_str();
+    let mismatch_kind = match scheme {
+        "fdb-wbf" | "cpa-wbf" => Some(mismatch::Mismatch::Beamformer),
+        "fdb-wcm" | "cpa-wcm" => Some(mismatch::Mismatch::Covariance),
+        _ => None,
+    };
+    let cpa = scheme.starts_with("cpa");
+    if let Some(kind) = mismatch_kind {
+        let method = if s.closed_form_mismatch {
+            mismatch::Method::ClosedForm
+        } else {
+            mismatch::Method::Printed
+        };
+        let g = mismatch::guides(&model, cpa, &settings)?;
+        let (design, _) = mismatch::mismatch(&model, kind, cpa, s.alpha, &g, method, &settings)?;
+        return Ok((model, design));
+    }
+    let (structure, fused) = match scheme {
         "cpa-wcrb" => (Structure::Codebook, false),
         "fusion" => (Structure::Reduced, true),
         _ if s.reduced => (Structure::Reduced, false),
         _ => (Structure::Full, false),
     };
-    let design = wcrb(
-        &model,
-        s.alpha,
-        fused,
-        structure,
-        &design::design_settings(),
-    )?;
+    let design = wcrb(&model, s.alpha, fused, structure, &settings)?;
     Ok((model, design))
 }
 

@@ -37,6 +37,7 @@ pub const KEYS: &[&str] = &[
     "alpha",
     "scheme",
     "subspace",
+    "mismatch_method",
     "bp_gains_re",
     "bp_gains_im",
     "ms_gains_re",
@@ -80,14 +81,19 @@ pub struct BpmsScenario {
     /// Solve the FDB program in the subspace of Remark 2 (`true`, default) or over the
     /// full `N_B x N_B` covariance.
     pub reduced: bool,
+    /// The mismatch designs by their closed forms (`true`, default) or the printed
+    /// programs (19), (21), (22).
+    pub closed_form_mismatch: bool,
     /// `bar beta_0 .. bar beta_K` (BP) and `beta_0 .. beta_K` (MS): from Section VII-A with
     /// seeded phases, or given.
     pub bp_gains: Vec<C64>,
     pub ms_gains: Vec<C64>,
 }
 
-/// The designs of this system (this issue: the digital ones).
-pub const SCHEMES: &[&str] = &["fdb-wcrb", "cpa-wcrb", "fusion"];
+/// The designs of this system (the digital ones; the analog designs are issue 14).
+pub const SCHEMES: &[&str] = &[
+    "fdb-wcrb", "fdb-wbf", "fdb-wcm", "cpa-wcrb", "cpa-wbf", "cpa-wcm", "fusion",
+];
 
 impl BpmsScenario {
     /// Parses and validates an input table; every error names its key.
@@ -182,6 +188,11 @@ impl BpmsScenario {
         let alpha = i.f64_in_or("alpha", 0.0, 1.0, 0.5)?;
         let scheme = i.choice_or("scheme", SCHEMES, "fdb-wcrb")?;
         let reduced = i.choice_or("subspace", &["reduced", "full"], "reduced")? == "reduced";
+        let closed_form_mismatch = i.choice_or(
+            "mismatch_method",
+            &["closed-form", "printed"],
+            "closed-form",
+        )? == "closed-form";
         let k = targets.len();
         let what = "K + 1 paths: the UE (LoS) first, then the targets";
         let given_bp = i.complex_vector("bp_gains_re", "bp_gains_im", k + 1, what)?;
@@ -214,6 +225,7 @@ impl BpmsScenario {
             alpha,
             scheme,
             reduced,
+            closed_form_mismatch,
             bp_gains: vec![],
             ms_gains: vec![],
         };
