@@ -76,6 +76,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`isac ... | head`) ends the program quietly, as for any Unix tool,
+    // instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = Args::parse();
     let result = match args.command {
         Command::Solve {

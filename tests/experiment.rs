@@ -654,6 +654,92 @@ fn experiment_plot_legend_names_the_metrics() {
     assert_eq!(key, "plot.legend");
 }
 
+#[test]
+fn experiment_plot_value_names_label_the_series() {
+    let src = TOY.replace(
+        "y_label = \"output y\"",
+        "y_label = \"output y\"\n[plot.value_names.label]\nslow = \"Slow scheme\"",
+    );
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    let points = c.points();
+    let (_, series) = plot_series(&c, &c.plots[0], &points, &[]);
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    // a named value shows its name; an unnamed one its value, without the key prefix
+    assert_eq!(names, ["Slow scheme", "fast"]);
+    let bad_key = TOY.replace(
+        "y_label = \"output y\"",
+        "y_label = \"output y\"\n[plot.value_names.colour]\nred = \"Red\"",
+    );
+    assert_eq!(bad(&bad_key), "plot.value_names.colour");
+    // `only` keeps the points of the listed values
+    let src = TOY.replace(
+        "y_label = \"output y\"",
+        "y_label = \"output y\"\n[plot.only]\nlabel = [\"fast\"]",
+    );
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    let (_, series) = plot_series(&c, &c.plots[0], &c.points(), &[]);
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["fast"]);
+    let bad_only = TOY.replace(
+        "y_label = \"output y\"",
+        "y_label = \"output y\"\n[plot.only]\nlabel = []",
+    );
+    assert_eq!(bad(&bad_only), "plot.only.label");
+}
+
+#[test]
+fn experiment_plot_along_traces_a_parametric_curve() {
+    // x and y both metrics, joined in the order of the swept `x` (a front over a weight):
+    // `u` first falls then rises along `x`, so ordering by `u` would fold the curve
+    let src = TOY.replace(
+        "x = \"x\"\ny = \"y\"",
+        "x = \"u\"\ny = \"y\"\nalong = \"x\"",
+    );
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    assert_eq!(c.plots[0].along.as_deref(), Some("x"));
+    let points = c.points();
+    let mut rows = vec![];
+    for p in &points {
+        let x = p.get("x").unwrap().as_float().unwrap();
+        let mut m = Metrics::new();
+        m.insert("status".into(), "optimal".into());
+        m.insert("u".into(), ((x - 0.5) * (x - 0.5)).into());
+        m.insert("y".into(), x.into());
+        rows.push(Row {
+            point: p.index,
+            repetition: 0,
+            seed: 0,
+            metrics: m,
+            seconds: 0.0,
+        });
+    }
+    let (_, series) = plot_series(&c, &c.plots[0], &points, &rows);
+    // `x` traces the lines: still one line per label, not one per value of `x`
+    assert_eq!(series.len(), 2);
+    let ys: Vec<f64> = series[0].points.iter().map(|q| q.1.unwrap()).collect();
+    assert_eq!(ys, [0.0, 0.25, 0.5, 0.75, 1.0]);
+    let us: Vec<f64> = series[0].points.iter().map(|q| q.0).collect();
+    assert_eq!(us, [0.25, 0.0625, 0.0, 0.0625, 0.25]);
+    // without `along`, the same plot is ordered by `u` and the sweep of `x` splits lines
+    let mut plain = c.plots[0].clone();
+    plain.along = None;
+    let (_, series) = plot_series(&c, &plain, &points, &rows);
+    assert!(series.len() > 2);
+    // `along` must be a swept key other than x and the series
+    let wrong = TOY.replace(
+        "x = \"x\"\ny = \"y\"",
+        "x = \"u\"\ny = \"y\"\nalong = \"alpha\"",
+    );
+    assert_eq!(bad(&wrong), "plot.along");
+    let wrong = TOY.replace("[plot]", "[plot]\nalong = \"label\"");
+    assert_eq!(bad(&wrong), "plot.along");
+    let wrong = TOY.replace(
+        "y_label = \"output y\"",
+        "y_label = \"output y\"\n[plot.only]\ncolour = [\"red\"]",
+    );
+    assert_eq!(bad(&wrong), "plot.only.colour");
+}
+
 struct Panicky;
 impl InstanceSolver for Panicky {
     fn solve_instance(&self, t: &toml::Table) -> Result<Metrics> {

@@ -45,6 +45,17 @@ pub struct PlotSpec {
     pub y_label: Option<String>,
     /// Legend names of `ys`, in the field's words (default: the metric names).
     pub legend: Option<Vec<String>>,
+    /// Display names of series values, per series key (`[plot.value_names.scheme]`,
+    /// `"fdb-wcrb" = "Digital-FDB-WCRB"`): a named key's values appear as their names,
+    /// without the `key=` prefix.
+    pub value_names: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// A swept key that traces each line (a parametric curve such as a Pareto front over
+    /// a weight, `x` and `y` both metrics): not a line of its own, and the points are
+    /// joined in its order instead of the order of `x`.
+    pub along: Option<String>,
+    /// Only the points whose swept `KEY` takes one of the listed values
+    /// (`[plot.only] scheme = ["fdb-wcrb", "fdb-wcm"]`): several plots of one run.
+    pub only: std::collections::BTreeMap<String, Vec<String>>,
     /// Average over every repetition (`rows = "all"`), infeasible ones included, instead
     /// of over the feasible ones only (the default): for rates of an outcome such as an
     /// infeasibility indicator.
@@ -326,8 +337,21 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         t,
         label,
         &[
-            "name", "title", "x", "y", "ys", "series", "log_x", "log_y", "x_label", "y_label",
-            "rows", "legend",
+            "name",
+            "title",
+            "x",
+            "y",
+            "ys",
+            "series",
+            "log_x",
+            "log_y",
+            "x_label",
+            "y_label",
+            "rows",
+            "legend",
+            "value_names",
+            "only",
+            "along",
         ],
     )?;
     let x = req_str(t, label, "x")?;
@@ -361,6 +385,48 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             Some(names)
         }
     };
+    let mut value_names = std::collections::BTreeMap::new();
+    if let Some(v) = t.get("value_names") {
+        let key = format!("{label}.value_names");
+        let table = v.as_table().ok_or_else(|| {
+            IsacError::input(
+                &key,
+                "must be a table of tables: [plot.value_names.KEY] VALUE = \"NAME\"",
+            )
+        })?;
+        for (series_key, names) in table {
+            let sub = format!("{key}.{series_key}");
+            if !series.contains(series_key) {
+                return err(sub, "names the values of a key that is not in `series`");
+            }
+            let names = names
+                .as_table()
+                .ok_or_else(|| IsacError::input(&sub, "must be a table VALUE = \"NAME\""))?;
+            let mut m = std::collections::BTreeMap::new();
+            for (value, name) in names {
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| IsacError::input(&sub, "every name must be a string"))?;
+                m.insert(value.clone(), name.to_string());
+            }
+            value_names.insert(series_key.clone(), m);
+        }
+    }
+    let mut only = std::collections::BTreeMap::new();
+    if let Some(v) = t.get("only") {
+        let key = format!("{label}.only");
+        let table = v
+            .as_table()
+            .ok_or_else(|| IsacError::input(&key, "must be a table KEY = [values]"))?;
+        for (k, vals) in table {
+            let sub = format!("{key}.{k}");
+            let list = match vals {
+                Value::Array(a) if !a.is_empty() => a.iter().map(value_text).collect(),
+                _ => return err(sub, "must be a non-empty list of values"),
+            };
+            only.insert(k.clone(), list);
+        }
+    }
     let name = opt_str(t, label, "name")?;
     if let Some(n) = &name {
         if n.is_empty() || n.contains(['/', '\\']) || n.starts_with('.') {
@@ -381,6 +447,9 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         x_label: opt_str(t, label, "x_label")?,
         y_label: opt_str(t, label, "y_label")?,
         legend,
+        value_names,
+        only,
+        along: opt_str(t, label, "along")?,
         all_rows: match opt_str(t, label, "rows")?.as_deref() {
             None | Some("feasible") => false,
             Some("all") => true,
@@ -571,6 +640,22 @@ impl ExperimentConfig {
                     return err(
                         format!("{label}.series"),
                         format!("`{s}` is also the x axis"),
+                    );
+                }
+            }
+            if let Some(a) = &p.along {
+                if !seen.contains(&a.as_str()) || p.series.contains(a) || *a == p.x {
+                    return err(
+                        format!("{label}.along"),
+                        format!("`{a}` must be a sweep key that is neither `x` nor in `series`"),
+                    );
+                }
+            }
+            for k in p.only.keys() {
+                if !seen.contains(&k.as_str()) {
+                    return err(
+                        format!("{label}.only.{k}"),
+                        format!("`{k}` is not a sweep key"),
                     );
                 }
             }

@@ -35,8 +35,13 @@
 //! x_label = "minimum sum rate (bit/s/Hz)"
 //! y_label = "CRB"
 //! legend = ["CRB"]                # optional: one display name per metric of `ys`
+//! along = "alpha"                 # optional: a swept key tracing each line (x, y metrics)
 //! title = "..."                   # optional
 //! rows = "feasible"               # y = mean over feasible repetitions; "all": every one
+//! [plot.only]                     # optional: only these values of swept keys
+//! pulse = ["cosine"]
+//! [plot.value_names.pulse]        # optional: display names of a series key's values
+//! cosine = "Cosine pulse"
 //! ```
 //!
 //! Limits (checked when the file is read): at most [`MAX_SWEEP_VALUES`] values per sweep,

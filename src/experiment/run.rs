@@ -595,7 +595,8 @@ pub fn plot_series(
     let mut line_keys: Vec<String> = spec.series.clone();
     for s in &config.sweeps {
         let with_series = s.keys.iter().any(|k| spec.series.contains(k));
-        if s.keys.contains(&spec.x) || s.values.len() < 2 || with_series {
+        let traces = spec.along.as_ref().is_some_and(|a| s.keys.contains(a));
+        if s.keys.contains(&spec.x) || s.values.len() < 2 || with_series || traces {
             continue;
         }
         for k in &s.keys {
@@ -605,7 +606,14 @@ pub fn plot_series(
         }
     }
     let mut groups: Vec<(Vec<String>, Vec<&Point>)> = vec![];
-    for p in points {
+    let kept = |p: &Point| {
+        spec.only.iter().all(|(k, vals)| {
+            p.get(k)
+                .or_else(|| config.base.get(k))
+                .is_some_and(|v| vals.contains(&value_text(v)))
+        })
+    };
+    for p in points.iter().filter(|p| kept(p)) {
         let label: Vec<String> = line_keys
             .iter()
             .map(|k| p.get(k).map(value_text).unwrap_or_default())
@@ -619,14 +627,21 @@ pub fn plot_series(
     for (i, y) in spec.ys.iter().enumerate() {
         let y_name = spec.legend.as_ref().map_or(y, |names| &names[i]);
         for (label, ps) in &groups {
-            // a bare number says little in a legend: name its key ("power_dbm=10")
-            let group_name = if line_keys.len() == 1 && label[0].parse::<f64>().is_err() {
+            // a bare number says little in a legend: name its key ("power_dbm=10"),
+            // unless the plot names the key's values
+            let group_name = if line_keys.len() == 1
+                && label[0].parse::<f64>().is_err()
+                && !spec.value_names.contains_key(&line_keys[0])
+            {
                 label[0].clone()
             } else {
                 line_keys
                     .iter()
                     .zip(label)
-                    .map(|(k, v)| format!("{k}={v}"))
+                    .map(|(k, v)| match spec.value_names.get(k) {
+                        Some(names) => names.get(v).cloned().unwrap_or_else(|| v.clone()),
+                        None => format!("{k}={v}"),
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -640,7 +655,22 @@ pub fn plot_series(
                 .filter_map(|p| value(p, &spec.x).map(|x| (x, value(p, y))))
                 .filter(|(x, _)| x.is_finite())
                 .collect();
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            match &spec.along {
+                // the points in the order of the tracing key (ps is in sweep order)
+                Some(a) => {
+                    let mut keyed: Vec<(f64, (f64, Option<f64>))> = ps
+                        .iter()
+                        .filter_map(|p| {
+                            let x = value(p, &spec.x)?;
+                            x.is_finite()
+                                .then(|| (value(p, a).unwrap_or(f64::NAN), (x, value(p, y))))
+                        })
+                        .collect();
+                    keyed.sort_by(|u, v| u.0.total_cmp(&v.0));
+                    pts = keyed.into_iter().map(|(_, q)| q).collect();
+                }
+                None => pts.sort_by(|a, b| a.0.total_cmp(&b.0)),
+            }
             series.push(Series { name, points: pts });
         }
     }

@@ -8,6 +8,7 @@
 //! [`numerical`] holds the sampled OFDM model that checks the closed forms.
 
 pub mod design;
+pub mod figures;
 pub mod mismatch;
 pub mod model;
 pub mod numerical;
@@ -202,7 +203,7 @@ impl System for BpmsSystem {
         })
     }
     fn figures(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
+        figures::FIGURES
     }
     fn bench(&self, repeat: usize) -> Result<BenchReport> {
         bench::bench_front(repeat)

@@ -21,6 +21,7 @@ pub const KEYS: &[&str] = &[
     "bs_position",
     "ue_position",
     "targets",
+    "target_count",
     "power_dbm",
     "carrier_hz",
     "bandwidth_hz",
@@ -120,6 +121,12 @@ impl BpmsScenario {
         };
         if targets.is_empty() {
             return Err(IsacError::input("targets", "needs at least one target"));
+        }
+        // K: the first `target_count` of the targets (Fig. 5 sweeps K = 1, 2, 3)
+        let mut targets = targets;
+        if i.has("target_count") {
+            let k = i.usize_in("target_count", 1, targets.len())?;
+            targets.truncate(k);
         }
         // coinciding objects: no angle, no delay, no identifiable path
         let min_gap = 1e-3;
