@@ -812,7 +812,10 @@ def bench(path, plain=False):
                 objs.append(r.get("objective", np.nan))
             label = "/".join(sorted(names)) + (" (CVXPY's choice)" if solver is None else "") + \
                 (f", {struct} V" if struct != "cpa" else ", rho")
-            worst = max((rel(x, y) for x, y in zip(objs, isac_obj or [])), default=np.nan)
+            # isac reports null where its design was not optimal (listed by `isac bench`):
+            # compared only where both returned an optimum
+            pairs = [(x, y) for x, y in zip(objs, isac_obj or []) if y is not None and np.isfinite(x)]
+            worst = max((rel(x, y) for x, y in pairs), default=np.nan)
             n_ok = sum(s_ in USABLE for s_ in stats)
             print(f"    CVXPY {label}: {total:.2f} s (model building {t_model:.2f} s; compile + solve the rest), {n_ok}/{len(stats)} "
                   f"solved, CVXPY/isac = {total / isac_t:.1f}; optima vs isac worst relative {worst:.1e}")
