@@ -514,23 +514,20 @@ fn experiment_plot_lines_with_gaps() {
         ..PlotStyle::default()
     };
     let series = vec![
-        Series {
-            name: "alpha".into(),
-            points: vec![
+        Series::new(
+            "alpha",
+            vec![
                 (0.0, Some(1e-3)),
                 (1.0, None),
                 (2.0, Some(1e-4)),
                 (3.0, Some(2e-5)),
             ],
-        },
-        Series {
-            name: "beta".into(),
-            points: vec![(0.0, Some(0.0)), (1.0, Some(f64::NAN)), (2.0, Some(1e-2))],
-        },
-        Series {
-            name: "empty".into(),
-            points: vec![],
-        },
+        ),
+        Series::new(
+            "beta",
+            vec![(0.0, Some(0.0)), (1.0, Some(f64::NAN)), (2.0, Some(1e-2))],
+        ),
+        Series::new("empty", vec![]),
     ];
     let files = plot_lines(&d.join("sub").join("fig"), &style, &series).unwrap();
     assert_eq!(files.len(), 2);
@@ -544,10 +541,7 @@ fn experiment_plot_lines_with_gaps() {
     let files = plot_lines(
         &d.join("blank"),
         &PlotStyle::default(),
-        &[Series {
-            name: "x".into(),
-            points: vec![(1.0, None)],
-        }],
+        &[Series::new("x", vec![(1.0, None)])],
     )
     .unwrap();
     assert!(std::fs::metadata(&files[1]).unwrap().len() > 0);
@@ -852,4 +846,55 @@ fn explicit_value_lists_are_bounded() {
     );
     let e = config_error(&src, "sweep[1].values");
     assert!(e.contains(&format!("{}", max + 1)), "{e}");
+}
+
+/// `markers_by`: one key's value picks the line style, the others the colour, so that
+/// lines with equal values of the other keys share a colour; axis ranges pass through,
+/// and bad ones name their key.
+#[test]
+fn experiment_plot_markers_by_and_ranges() {
+    let src = TOY
+        .replace(
+            "[[sweep]]\nkey = \"x\"",
+            "[[sweep]]\nkey = \"b\"\nvalues = [1, 2]\n\n[[sweep]]\nkey = \"x\"",
+        )
+        .replace(
+            "series = \"label\"",
+            "series = [\"label\", \"b\"]\nmarkers_by = \"label\"\nx_range = [0.0, 2.0]\ny_range = [0.5, 3]",
+        );
+    let c = ExperimentConfig::from_toml_str(&src).unwrap();
+    let (style, series) = plot_series(&c, &c.plots[0], &c.points(), &[]);
+    assert_eq!(style.x_range, Some((0.0, 2.0)));
+    assert_eq!(style.y_range, Some((0.5, 3.0)));
+    let looks: Vec<(String, (usize, usize))> = series
+        .iter()
+        .map(|s| (s.name.clone(), s.look.unwrap()))
+        .collect();
+    assert_eq!(looks.len(), 4, "{looks:?}");
+    for (name, (colour, shape)) in &looks {
+        let want_shape = usize::from(name.contains("fast"));
+        let want_colour = usize::from(name.contains("b=2"));
+        assert_eq!((*colour, *shape), (want_colour, want_shape), "{looks:?}");
+    }
+    // without markers_by every line has the default look
+    let (_, plain) = plot_series(
+        &c,
+        &{
+            let mut p = c.plots[0].clone();
+            p.markers_by = None;
+            p
+        },
+        &c.points(),
+        &[],
+    );
+    assert!(plain.iter().all(|s| s.look.is_none()));
+    // named errors
+    let with = |k: &str, v: &str| src.replace("markers_by = \"label\"", &format!("{k} = {v}"));
+    assert_eq!(bad(&with("markers_by", "\"x\"")), "plot.markers_by");
+    let range = |v: &str| src.replace("x_range = [0.0, 2.0]", &format!("x_range = {v}"));
+    assert_eq!(bad(&range("[2.0, 1.0]")), "plot.x_range");
+    assert_eq!(bad(&range("[1.0]")), "plot.x_range");
+    assert_eq!(bad(&range("[0.0, \"2\"]")), "plot.x_range");
+    let log = with("log_y", "true").replace("y_range = [0.5, 3]", "y_range = [0.0, 3]");
+    assert_eq!(bad(&log), "plot.y_range");
 }

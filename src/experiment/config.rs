@@ -60,6 +60,14 @@ pub struct PlotSpec {
     /// of over the feasible ones only (the default): for rates of an outcome such as an
     /// infeasibility indicator.
     pub all_rows: bool,
+    /// Fixed axis ranges `[lo, hi]` (`x_range`, `y_range`; default: the data's): the
+    /// paper's ranges where they help comparison; lines are clipped at the frame.
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    /// A key of `series` whose value picks the line style and marker (solid + circles,
+    /// dashed + triangles, dotted + squares, long-dashed + crosses), the other keys picking
+    /// the colour: "scheme by style, K by colour" instead of one colour per line.
+    pub markers_by: Option<String>,
 }
 
 impl PlotSpec {
@@ -352,6 +360,9 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             "value_names",
             "only",
             "along",
+            "x_range",
+            "y_range",
+            "markers_by",
         ],
     )?;
     let x = req_str(t, label, "x")?;
@@ -427,6 +438,45 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             only.insert(k.clone(), list);
         }
     }
+    let range = |key: &str, log: bool| -> Result<Option<(f64, f64)>> {
+        let Some(v) = t.get(key) else {
+            return Ok(None);
+        };
+        let full = format!("{label}.{key}");
+        let nums: Option<Vec<f64>> = v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_float().or_else(|| x.as_integer().map(|i| i as f64)))
+                .collect()
+        });
+        match nums.as_deref() {
+            Some(&[lo, hi])
+                if lo.is_finite() && hi.is_finite() && lo < hi && (!log || lo > 0.0) =>
+            {
+                Ok(Some((lo, hi)))
+            }
+            _ => err(
+                full,
+                if log {
+                    "must be [lo, hi] with 0 < lo < hi (a log axis)"
+                } else {
+                    "must be [lo, hi] with lo < hi"
+                },
+            ),
+        }
+    };
+    let log_x = opt_bool(t, label, "log_x")?;
+    let log_y = opt_bool(t, label, "log_y")?;
+    let x_range = range("x_range", log_x)?;
+    let y_range = range("y_range", log_y)?;
+    let markers_by = opt_str(t, label, "markers_by")?;
+    if let Some(m) = &markers_by {
+        if !series.contains(m) {
+            return err(
+                format!("{label}.markers_by"),
+                format!("\"{m}\" is not a key of `series` ({})", series.join(", ")),
+            );
+        }
+    }
     let name = opt_str(t, label, "name")?;
     if let Some(n) = &name {
         if n.is_empty() || n.contains(['/', '\\']) || n.starts_with('.') {
@@ -442,8 +492,11 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         x,
         ys,
         series,
-        log_x: opt_bool(t, label, "log_x")?,
-        log_y: opt_bool(t, label, "log_y")?,
+        log_x,
+        log_y,
+        x_range,
+        y_range,
+        markers_by,
         x_label: opt_str(t, label, "x_label")?,
         y_label: opt_str(t, label, "y_label")?,
         legend,

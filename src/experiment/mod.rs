@@ -36,6 +36,10 @@
 //! y_label = "CRB"
 //! legend = ["CRB"]                # optional: one display name per metric of `ys`
 //! along = "alpha"                 # optional: a swept key tracing each line (x, y metrics)
+//! x_range = [0.028, 0.048]       # optional fixed frames (lines clipped at them)
+//! y_range = [0.01, 0.06]
+//! markers_by = "scheme"           # optional: a `series` key picking line style + marker
+//!                                 # (the other keys pick the colour)
 //! title = "..."                   # optional
 //! rows = "feasible"               # y = mean over feasible repetitions; "all": every one
 //! [plot.only]                     # optional: only these values of swept keys

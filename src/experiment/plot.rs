@@ -5,6 +5,7 @@ use std::sync::Once;
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::error::{IsacError, Result};
@@ -31,6 +32,21 @@ pub fn ensure_font() {
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, Option<f64>)>,
+    /// `(colour, line style)` indices; `None`: the series' position picks the colour,
+    /// solid line and circles. Line styles cycle through solid + circles, dashed +
+    /// triangles, dotted + squares, long-dashed + crosses.
+    pub look: Option<(usize, usize)>,
+}
+
+impl Series {
+    /// A series in the default look.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, Option<f64>)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+            look: None,
+        }
+    }
 }
 
 /// Labels and axes of a figure.
@@ -41,6 +57,10 @@ pub struct PlotStyle {
     pub y_label: String,
     pub log_x: bool,
     pub log_y: bool,
+    /// Fixed axis ranges (default: the data's); lines leaving them are clipped at the
+    /// frame and points outside are not marked.
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
     /// Size in pixels (SVG user units).
     pub width: u32,
     pub height: u32,
@@ -54,6 +74,8 @@ impl Default for PlotStyle {
             y_label: String::new(),
             log_x: false,
             log_y: false,
+            x_range: None,
+            y_range: None,
             width: 900,
             height: 600,
         }
@@ -116,6 +138,7 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
         .iter()
         .map(|s| Series {
             name: s.name.clone(),
+            look: s.look,
             points: s
                 .points
                 .iter()
@@ -129,8 +152,37 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
             .iter()
             .flat_map(|s| s.points.iter().filter_map(|&(x, y)| y.map(|y| (x, y))))
     };
-    let xr = axis_range(drawn().map(|p| p.0), style.log_x);
-    let yr = axis_range(drawn().map(|p| p.1), style.log_y);
+    let xr = style
+        .x_range
+        .unwrap_or_else(|| axis_range(drawn().map(|p| p.0), style.log_x));
+    let yr = style
+        .y_range
+        .unwrap_or_else(|| axis_range(drawn().map(|p| p.1), style.log_y));
+    let bad = |(lo, hi): (f64, f64), log: bool| !(valid(lo, log) && valid(hi, log) && lo < hi);
+    if bad(xr, style.log_x) || bad(yr, style.log_y) {
+        return Err(IsacError::input(
+            "plot range",
+            "needs lo < hi, both finite (and positive on a log axis)",
+        ));
+    }
+    let box_ = Frame {
+        x: xr,
+        y: yr,
+        log_x: style.log_x,
+        log_y: style.log_y,
+    };
+    // markers at the series' own points inside the frame, lines clipped to it
+    let marks: Vec<Vec<(f64, f64)>> = clean
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .filter_map(|&(x, y)| y.map(|y| (x, y)))
+                .filter(|&p| box_.inside(p))
+                .collect()
+        })
+        .collect();
+    let clean: Vec<Series> = clean.into_iter().map(|s| box_.clip(s)).collect();
 
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
@@ -140,13 +192,122 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
     };
     {
         let root = SVGBackend::new(&svg, size).into_drawing_area();
-        draw_any(root, xr, yr, style, &clean).map_err(|e| fail(&svg, e))?;
+        draw_any(root, xr, yr, style, &clean, &marks).map_err(|e| fail(&svg, e))?;
     }
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();
-        draw_any(root, xr, yr, style, &clean).map_err(|e| fail(&png, e))?;
+        draw_any(root, xr, yr, style, &clean, &marks).map_err(|e| fail(&png, e))?;
     }
     Ok(vec![svg, png])
+}
+
+/// The plotting frame in data coordinates (clipping is done on the axes' scales: linear
+/// or log10).
+struct Frame {
+    x: (f64, f64),
+    y: (f64, f64),
+    log_x: bool,
+    log_y: bool,
+}
+
+impl Frame {
+    fn scale(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        (
+            if self.log_x { x.log10() } else { x },
+            if self.log_y { y.log10() } else { y },
+        )
+    }
+
+    fn unscale(&self, (u, v): (f64, f64)) -> (f64, f64) {
+        (
+            if self.log_x { 10f64.powf(u) } else { u },
+            if self.log_y { 10f64.powf(v) } else { v },
+        )
+    }
+
+    fn inside(&self, (x, y): (f64, f64)) -> bool {
+        // a relative slack so that points on the frame count as inside
+        let within = |v: f64, (lo, hi): (f64, f64)| {
+            let e = 1e-12 * (hi - lo).abs().max(hi.abs());
+            v >= lo - e && v <= hi + e
+        };
+        within(x, self.x) && within(y, self.y)
+    }
+
+    /// Liang–Barsky: the part of segment `a -> b` inside the frame, in data coordinates.
+    fn clip_segment(&self, a: (f64, f64), b: (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
+        let (p, q) = (self.scale(a), self.scale(b));
+        let (lo, hi) = (
+            self.scale((self.x.0, self.y.0)),
+            self.scale((self.x.1, self.y.1)),
+        );
+        let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (d, num) in [
+            (-dx, p.0 - lo.0),
+            (dx, hi.0 - p.0),
+            (-dy, p.1 - lo.1),
+            (dy, hi.1 - p.1),
+        ] {
+            if d == 0.0 {
+                if num < 0.0 {
+                    return None;
+                }
+            } else {
+                let t = num / d;
+                if d < 0.0 {
+                    t0 = t0.max(t);
+                } else {
+                    t1 = t1.min(t);
+                }
+            }
+        }
+        (t0 <= t1).then(|| {
+            let at = |t: f64| self.unscale((p.0 + t * dx, p.1 + t * dy));
+            (
+                if t0 == 0.0 { a } else { at(t0) },
+                if t1 == 1.0 { b } else { at(t1) },
+            )
+        })
+    }
+
+    /// The series cut to the frame: segments leaving it end at the frame (a gap follows),
+    /// points outside it are dropped. Clipped ends are inserted as points; they get no
+    /// marker ([`draw`] marks only the series' own points inside the frame).
+    fn clip(&self, s: Series) -> Series {
+        let mut out: Vec<(f64, Option<f64>)> = vec![];
+        let mut prev: Option<(f64, f64)> = None;
+        for &(x, y) in &s.points {
+            let Some(y) = y else {
+                out.push((x, None));
+                prev = None;
+                continue;
+            };
+            let here = (x, y);
+            match prev {
+                Some(a) => match self.clip_segment(a, here) {
+                    Some((c, d)) => {
+                        if c != a {
+                            out.push((c.0, Some(c.1)));
+                        }
+                        out.push((d.0, Some(d.1)));
+                        if d != here {
+                            out.push((x, None));
+                        }
+                    }
+                    None => out.push((x, None)),
+                },
+                None if !self.inside(here) => out.push((x, None)),
+                None => out.push((x, Some(y))),
+            }
+            prev = Some(here);
+        }
+        Series {
+            name: s.name,
+            points: out,
+            look: s.look,
+        }
+    }
 }
 
 /// Tick label on a log axis: `1e-6` style outside [1e-3, 1e4), else plain.
@@ -187,13 +348,14 @@ fn draw_any<DB: DrawingBackend>(
     yr: (f64, f64),
     style: &PlotStyle,
     series: &[Series],
+    marks: &[Vec<(f64, f64)>],
 ) -> std::result::Result<(), String> {
     let (x, y) = (xr.0..xr.1, yr.0..yr.1);
     match (style.log_x, style.log_y) {
-        (false, false) => draw(root, x, y, style, series),
-        (true, false) => draw(root, x.log_scale(), y, style, series),
-        (false, true) => draw(root, x, y.log_scale(), style, series),
-        (true, true) => draw(root, x.log_scale(), y.log_scale(), style, series),
+        (false, false) => draw(root, x, y, style, series, marks),
+        (true, false) => draw(root, x.log_scale(), y, style, series, marks),
+        (false, true) => draw(root, x, y.log_scale(), style, series, marks),
+        (true, true) => draw(root, x.log_scale(), y.log_scale(), style, series, marks),
     }
 }
 
@@ -203,6 +365,7 @@ fn draw<DB, XR, YR>(
     yr: YR,
     style: &PlotStyle,
     series: &[Series],
+    marks: &[Vec<(f64, f64)>],
 ) -> std::result::Result<(), String>
 where
     DB: DrawingBackend,
@@ -237,7 +400,8 @@ where
         mesh.draw().map_err(s)?;
     }
     for (i, ser) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        let (c, shape) = ser.look.unwrap_or((i, 0));
+        let color = COLORS[c % COLORS.len()];
         // Split into segments at gaps.
         let mut segments: Vec<Vec<(f64, f64)>> = vec![vec![]];
         for &(x, y) in &ser.points {
@@ -247,20 +411,54 @@ where
             }
         }
         for seg in segments.iter().filter(|s| s.len() > 1) {
-            chart
-                .draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(2)))
-                .map_err(s)?;
+            let pts = seg.iter().copied();
+            let line = color.stroke_width(2);
+            match shape % 4 {
+                0 => chart.draw_series(LineSeries::new(pts, line)),
+                1 => chart.draw_series(DashedLineSeries::new(pts, 10, 6, line)),
+                2 => chart.draw_series(DashedLineSeries::new(pts, 3, 4, line)),
+                _ => chart.draw_series(DashedLineSeries::new(pts, 14, 5, line)),
+            }
+            .map_err(s)?;
         }
-        let marks: Vec<(f64, f64)> = segments.into_iter().flatten().collect();
-        chart
-            .draw_series(marks.into_iter().map(|p| Circle::new(p, 4, color.filled())))
-            .map_err(s)?
-            .label(ser.name.as_str())
-            .legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(-12, 0), (12, 0)], color.stroke_width(2))
-                    + Circle::new((0, 0), 4, color.filled())
-            });
+        let own = marks.get(i).cloned().unwrap_or_default();
+        let name = ser.name.as_str();
+        // one arm per marker shape (each a different element type): the markers, and
+        // the legend entry with the line's style
+        macro_rules! marked {
+            ($p:ident => $m:expr, $solid:expr) => {{
+                let legend = move |(x, y): (i32, i32)| {
+                    let line = vec![(-12, 0), (12, 0)];
+                    let $p = (0, 0);
+                    let style = color.stroke_width(2);
+                    EmptyElement::at((x, y))
+                        + if $solid {
+                            PathElement::new(line, style).into_dyn()
+                        } else {
+                            let (dash, gap) = match shape % 4 {
+                                1 => (6, 3),
+                                2 => (2, 3),
+                                _ => (9, 3),
+                            };
+                            DashedPathElement::new(line.into_iter(), dash, gap, style).into_dyn()
+                        }
+                        + $m
+                };
+                chart
+                    .draw_series(own.iter().map(|&$p| $m))
+                    .map_err(s)?
+                    .label(name)
+                    .legend(legend);
+            }};
+        }
+        match shape % 4 {
+            0 => marked!(p => Circle::new(p, 4, color.filled()), true),
+            1 => marked!(p => TriangleMarker::new(p, 5, color.filled()), false),
+            2 => {
+                marked!(p => EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], color.filled()), false)
+            }
+            _ => marked!(p => Cross::new(p, 5, color.stroke_width(2)), false),
+        }
     }
     if series.iter().any(|s| !s.name.is_empty()) {
         chart
@@ -274,4 +472,72 @@ where
     }
     root.present().map_err(s)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(log_y: bool) -> Frame {
+        Frame {
+            x: (0.0, 10.0),
+            y: if log_y { (1e-2, 1.0) } else { (0.0, 1.0) },
+            log_x: false,
+            log_y,
+        }
+    }
+
+    /// A line leaving the frame ends on it, re-enters where it crosses back, and the
+    /// part outside is a gap; a segment that only passes outside leaves nothing.
+    #[test]
+    fn lines_are_cut_at_the_frame() {
+        let f = frame(false);
+        let s = Series::new(
+            "s",
+            vec![
+                (0.0, Some(0.5)),
+                (2.0, Some(1.5)),
+                (4.0, Some(0.5)),
+                (6.0, Some(-1.0)),
+                (8.0, Some(-3.0)),
+            ],
+        );
+        let c = f.clip(s);
+        let drawn: Vec<(f64, Option<f64>)> = c.points;
+        // (0, .5) -> (2, 1.5) leaves at y = 1 (x = 1); (2, 1.5) -> (4, .5) enters at x = 3
+        let want = [
+            (0.0, Some(0.5)),
+            (1.0, Some(1.0)),
+            (2.0, None),
+            (3.0, Some(1.0)),
+            (4.0, Some(0.5)),
+            (14.0 / 3.0, Some(0.0)),
+            (6.0, None),
+            (8.0, None),
+        ];
+        assert_eq!(drawn.len(), want.len(), "{drawn:?}");
+        for ((x, y), (wx, wy)) in drawn.iter().zip(want) {
+            assert!((x - wx).abs() < 1e-12, "{drawn:?}");
+            match (y, wy) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-12, "{drawn:?}"),
+                (None, None) => {}
+                _ => panic!("{drawn:?}"),
+            }
+        }
+    }
+
+    /// On a log axis the cut is where the straight line on the plot (straight in log y)
+    /// meets the frame: from y = 1e-1 to y = 1e-3 over x 0..2, the frame 1e-2 is met at x = 1.
+    #[test]
+    fn log_axes_are_cut_on_their_scale() {
+        let f = frame(true);
+        let c = f.clip(Series::new("s", vec![(0.0, Some(1e-1)), (2.0, Some(1e-3))]));
+        let (x, y) = (c.points[1].0, c.points[1].1.unwrap());
+        assert!(
+            (x - 1.0).abs() < 1e-12 && (y - 1e-2).abs() < 1e-14,
+            "{:?}",
+            c.points
+        );
+        assert!(c.points[2].1.is_none());
+    }
 }

@@ -623,10 +623,38 @@ pub fn plot_series(
             None => groups.push((label, vec![p])),
         }
     }
+    // `markers_by`: that key's value picks the line style, the other keys' the colour
+    // (indices in order of first appearance)
+    let styled = spec
+        .markers_by
+        .as_ref()
+        .and_then(|m| line_keys.iter().position(|k| k == m));
+    let (mut shapes, mut colours): (Vec<&str>, Vec<Vec<&str>>) = (vec![], vec![]);
+    let mut looks = vec![];
+    for (label, _) in &groups {
+        looks.push(styled.map(|at| {
+            let shape = &label[at];
+            let rest: Vec<&str> = label
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != at)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let s_i = shapes.iter().position(|v| v == shape).unwrap_or_else(|| {
+                shapes.push(shape);
+                shapes.len() - 1
+            });
+            let c_i = colours.iter().position(|v| *v == rest).unwrap_or_else(|| {
+                colours.push(rest);
+                colours.len() - 1
+            });
+            (c_i, s_i)
+        }));
+    }
     let mut series = vec![];
     for (i, y) in spec.ys.iter().enumerate() {
         let y_name = spec.legend.as_ref().map_or(y, |names| &names[i]);
-        for (label, ps) in &groups {
+        for (g, (label, ps)) in groups.iter().enumerate() {
             // a bare number says little in a legend: name its key ("power_dbm=10"),
             // unless the plot names the key's values
             let group_name = if line_keys.len() == 1
@@ -671,7 +699,12 @@ pub fn plot_series(
                 }
                 None => pts.sort_by(|a, b| a.0.total_cmp(&b.0)),
             }
-            series.push(Series { name, points: pts });
+            series.push(Series {
+                name,
+                points: pts,
+                // several metrics: the metric's colour block first
+                look: looks[g].map(|(c, m)| (c + i * colours.len(), m)),
+            });
         }
     }
     let style = PlotStyle {
@@ -680,6 +713,8 @@ pub fn plot_series(
         y_label: spec.y_label.clone().unwrap_or_else(|| spec.ys.join(", ")),
         log_x: spec.log_x,
         log_y: spec.log_y,
+        x_range: spec.x_range,
+        y_range: spec.y_range,
         ..PlotStyle::default()
     };
     (style, series)
