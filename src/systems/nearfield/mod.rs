@@ -9,6 +9,7 @@ pub mod bench;
 pub mod design;
 pub mod estimator;
 pub mod figures;
+pub mod hybrid;
 pub mod model;
 pub mod numerical;
 pub mod scenario;
