@@ -581,7 +581,17 @@ fn nearfield_bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
             "user_channels_im",
         ),
         ("mt_wavefront = \"planar\"", "mt_wavefront"),
-        ("architecture = \"hybrid\"", "architecture"),
+        ("architecture = \"far\"", "architecture"),
+        (
+            "architecture = \"hybrid\"\nmode = \"uplink\"",
+            "architecture",
+        ),
+        ("architecture = \"hybrid\"\nmethod = \"pdd\"", "method"),
+        ("method = \"altmin\"", "method"),
+        (
+            "architecture = \"hybrid\"\nanalog_iterations = 0",
+            "analog_iterations",
+        ),
         ("mode = \"sideways\"", "mode"),
         ("power_dBm = 30.0", "power_dBm"),
         ("bogus = 1", "bogus"),
@@ -728,4 +738,77 @@ fn bpms_json_answer_recomputes_both_crbs_from_f() {
         .map(|r| (0..cols).map(|c| f[(r, c)].norm_sqr()).sum::<f64>())
         .sum();
     assert!(power <= v["power_w"].as_f64().unwrap() / 64.0 * (1.0 + 1e-12));
+}
+
+/// A hybrid answer carries `F`, `W~` and `R~_d`: from them alone (with the reported
+/// channels) the structure, the power, the SINRs and the CRB are recomputed, and the
+/// design is never below the fully digital bound it reports.
+#[test]
+fn nearfield_hybrid_json_answer_recomputes_everything() {
+    use isac::systems::nearfield::{NearfieldModel, NearfieldScenario};
+    let src = "system = \"nearfield\"\narchitecture = \"hybrid\"\nmt_antennas = 16\nrf_chains = 4\nat_antennas = 4\nusers = 2\nmin_sinr_db = 5.0\n";
+    let path = write("nf-hybrid.toml", src);
+    let (code, out, err) = isac(&["solve", "nearfield", "--input", &path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "solved", "{v}");
+    assert_eq!(v["architecture"], "hybrid");
+    let cm = |key: &str| -> Mat<C64> {
+        let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
+        let rows = re.as_array().unwrap().len();
+        let cols = re[0].as_array().unwrap().len();
+        Mat::from_fn(rows, cols, |r, c| {
+            C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
+        })
+    };
+    let (f, wt, rt, h) = (
+        cm("analog"),
+        cm("digital"),
+        cm("sensing_covariance"),
+        cm("user_channels"),
+    );
+    assert_eq!(
+        (f.nrows(), f.ncols(), wt.nrows(), rt.nrows()),
+        (16, 4, 4, 4)
+    );
+    // structure (1): sub-arrays of 4, modulus 1/2 inside, zeros outside
+    for n in 0..16 {
+        for c in 0..4 {
+            let z = f[(n, c)].norm();
+            let want = if n / 4 == c { 0.5 } else { 0.0 };
+            assert!((z - want).abs() < 1e-12, "F[{n},{c}] = {z}");
+        }
+    }
+    let w = &f * &wt;
+    let rd = &f * &rt * f.adjoint();
+    let rx = &(&w * w.adjoint()) + &rd;
+    let power: f64 = (0..16).map(|i| rx[(i, i)].re).sum();
+    assert!(power <= 1.0 * (1.0 + 1e-6), "power {power}");
+    let noise = v["noise_w"].as_f64().unwrap();
+    for k in 0..2 {
+        let hw = |i: usize| {
+            (0..16)
+                .map(|n| h[(k, n)] * w[(n, i)])
+                .sum::<C64>()
+                .norm_sqr()
+        };
+        let probe: C64 = (0..16)
+            .flat_map(|a| (0..16).map(move |b| (a, b)))
+            .map(|(a, b)| h[(k, a)] * rd[(a, b)] * h[(k, b)].conj())
+            .sum();
+        let sinr_db = 10.0 * (hw(k) / (hw(1 - k) + probe.re + noise)).log10();
+        assert!((sinr_db - v["sinr_db"][k].as_f64().unwrap()).abs() < 1e-9);
+        assert!(sinr_db >= 5.0 - 1e-6, "user {k}: {sinr_db} dB");
+    }
+    // the CRB of R_x on the model rebuilt from the input
+    let table: toml::Table = toml::from_str(src).unwrap();
+    let m = NearfieldModel::new(NearfieldScenario::from_table(&table).unwrap()).unwrap();
+    let tr = m.bound(&rx, None).trace().unwrap();
+    assert!((tr / v["crb_trace"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    let ratio = v["crb_ratio_to_digital"].as_f64().unwrap();
+    assert!(
+        ratio >= 1.0 - 1e-6,
+        "hybrid below the fully digital bound: {ratio}"
+    );
+    assert!(v["history"].as_array().unwrap().len() >= 2);
 }

@@ -79,6 +79,23 @@ pub struct HybridDesign {
     pub seconds: f64,
 }
 
+impl HybridDesign {
+    /// The design in the antenna domain (`W = F W~`, `R_d = F R~_d F^H`), in the shape of a
+    /// fully digital design, for the metrics shared by every architecture.
+    pub fn antenna_view(&self) -> DigitalDesign {
+        let mut d = self.digital.clone();
+        d.status = self.status.clone();
+        d.bound = self.bound.clone();
+        d.transmit_covariance = self.transmit_covariance.clone();
+        d.digital = self.precoders.clone();
+        d.sensing_covariance = self.sensing_covariance.clone();
+        d.sinr = self.sinr.clone();
+        d.power = self.power;
+        d.solve_seconds = self.seconds;
+        d
+    }
+}
+
 /// The model seen through the analog stage: transmit vectors `F^T v` and user channels
 /// `F^T h_k`, an `N_RF`-antenna fully digital MT (downlink only).
 pub fn effective_model(model: &NearfieldModel, analog: &Mat<C64>) -> Result<NearfieldModel> {

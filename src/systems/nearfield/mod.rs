@@ -16,7 +16,7 @@ pub mod scenario;
 
 pub use design::{fully_digital, DigitalDesign};
 pub use model::{Bound, NearfieldModel};
-pub use scenario::{Mode, NearfieldScenario};
+pub use scenario::{Architecture, HybridMethod, Mode, NearfieldScenario};
 
 use crate::error::Result;
 use crate::experiment::InstanceSolver;
@@ -29,12 +29,88 @@ use serde_json::{json, Value};
 /// The near-field ISPAC system.
 pub struct NearfieldSystem;
 
-/// Builds the model of an instance and solves its design.
+/// Builds the model of an instance and solves its design; the design in the antenna
+/// domain (for a hybrid one, its [`hybrid::HybridDesign::antenna_view`]).
 pub fn solve_table(table: &toml::Table) -> Result<(NearfieldModel, DigitalDesign)> {
+    let (model, design, _) = solve_design(table)?;
+    Ok((model, design))
+}
+
+/// A hybrid design with the fully digital optimum it is measured against.
+pub struct HybridSolution {
+    pub design: hybrid::HybridDesign,
+    pub fully_digital: DigitalDesign,
+}
+
+/// [`solve_table`] with the hybrid design's factors and bound.
+pub fn solve_design(
+    table: &toml::Table,
+) -> Result<(NearfieldModel, DigitalDesign, Option<HybridSolution>)> {
     let scenario = NearfieldScenario::from_table(table)?;
     let model = NearfieldModel::new(scenario)?;
-    let design = fully_digital(&model, &design::design_settings())?;
-    Ok((model, design))
+    let settings = design::design_settings();
+    match model.scenario.architecture {
+        Architecture::Digital => {
+            let design = fully_digital(&model, &settings)?;
+            Ok((model, design, None))
+        }
+        Architecture::Hybrid(HybridMethod::AltMin) => {
+            let s = &model.scenario;
+            let arch = crate::physics::hybrid::PartiallyConnected::new(s.mt.elements, s.rf_chains)
+                .ok_or_else(|| {
+                    crate::error::IsacError::input(
+                        "rf_chains",
+                        "N_a must be a multiple of N_RF (at most N_a)",
+                    )
+                })?;
+            let (h, fd) = hybrid::altmin_design(&model, arch, s.analog_iterations, &settings)?;
+            let view = h.antenna_view();
+            Ok((
+                model,
+                view,
+                Some(HybridSolution {
+                    design: h,
+                    fully_digital: fd,
+                }),
+            ))
+        }
+    }
+}
+
+/// The hybrid design's own fields: the factors in the RF domain (`analog` = `F`,
+/// `digital` = `W~`, `sensing_covariance` = `R~_d`, so that `W = F W~` and
+/// `R_d = F R~_d F^H`), the fully digital bound and the analog stage's history.
+pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, full: bool) {
+    let d = &h.design;
+    let hy = d.bound.as_ref().and_then(|b| b.trace());
+    let lb = h.fully_digital.bound.as_ref().and_then(|b| b.trace());
+    m.insert("fully_digital_crb_trace".into(), num(lb));
+    m.insert(
+        "crb_ratio_to_digital".into(),
+        num(hy.zip(lb).map(|(a, b)| a / b)),
+    );
+    m.insert("iterations".into(), json!(d.iterations));
+    m.insert("structure_violation".into(), number(d.structure.worst()));
+    if full {
+        m.insert("architecture".into(), json!("hybrid"));
+        m.insert("method".into(), json!("altmin"));
+        let ok = d.status.has_checked_design();
+        insert_complex(m, "analog", ok.then_some(&d.analog));
+        insert_complex(m, "digital", d.digital.digital.as_ref().filter(|_| ok));
+        insert_complex(
+            m,
+            "sensing_covariance",
+            d.digital.sensing_covariance.as_ref().filter(|_| ok),
+        );
+        m.insert(
+            "history".into(),
+            json!(d
+                .history
+                .iter()
+                .map(|r| json!({"iteration": r.iteration, "objective": number(r.objective)}))
+                .collect::<Vec<_>>()),
+        );
+    }
 }
 
 /// The sensing SNR of Fig. 4, `|beta_s|^2 P / sigma^2` (linear).
@@ -204,8 +280,12 @@ pub fn design_json(model: &NearfieldModel, d: &DigitalDesign) -> Value {
 pub fn summary_lines(model: &NearfieldModel, d: &DigitalDesign) -> Vec<String> {
     let s = &model.scenario;
     let mut out = vec![format!(
-        "nearfield: {} fully digital, N_a = {}, N_b = {}, K = {}, status {}",
+        "nearfield: {} {}, N_a = {}, N_b = {}, K = {}, status {}",
         s.mode.as_str(),
+        match s.architecture {
+            Architecture::Digital => "fully digital".to_string(),
+            Architecture::Hybrid(_) => format!("hybrid (N_RF = {})", s.rf_chains),
+        },
         s.mt.elements,
         s.at.elements,
         model.users(),
@@ -250,9 +330,18 @@ impl System for NearfieldSystem {
         scenario::KEYS
     }
     fn solve(&self, instance: &toml::Table) -> Result<Answer> {
-        let (model, design) = solve_table(instance)?;
+        let (model, design, hybrid) = solve_design(instance)?;
         let mut json = design_json(&model, &design);
         let mut summary = summary_lines(&model, &design);
+        if let (Some(h), Value::Object(m)) = (&hybrid, &mut json) {
+            insert_hybrid(m, h, true);
+            if let Some(r) = m.get("crb_ratio_to_digital").and_then(Value::as_f64) {
+                summary.push(format!(
+                    "  hybrid (N_RF = {}): tr CRB {:.4} x the fully digital bound; analog fit {} iterations",
+                    model.scenario.rf_chains, r, h.design.iterations
+                ));
+            }
+        }
         if model.scenario.trials > 0 {
             let mc = positioning(&model, &design)?;
             if let Value::Object(m) = &mut json {
@@ -281,8 +370,11 @@ impl System for NearfieldSystem {
 
 impl InstanceSolver for NearfieldSystem {
     fn solve_instance(&self, instance: &toml::Table) -> Result<Metrics> {
-        let (model, design) = solve_table(instance)?;
+        let (model, design, hybrid) = solve_design(instance)?;
         let mut m = metrics(&model, &design);
+        if let Some(h) = &hybrid {
+            insert_hybrid(&mut m, h, false);
+        }
         if model.scenario.trials > 0 {
             insert_positioning(&mut m, positioning(&model, &design)?.as_ref());
         }

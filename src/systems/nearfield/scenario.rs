@@ -13,6 +13,8 @@ pub const KEYS: &[&str] = &[
     "system",
     "mode",
     "architecture",
+    "method",
+    "analog_iterations",
     "mt_antennas",
     "at_antennas",
     "rf_chains",
@@ -66,6 +68,16 @@ impl Mode {
 pub enum Architecture {
     /// Fully digital MT (`N_RF = N_a`), the paper's Scheme 2 ("FD"): the CRB lower bound.
     Digital,
+    /// Partially connected hybrid MT with `N_RF` chains (downlink), designed by `method`.
+    Hybrid(HybridMethod),
+}
+
+/// How a hybrid design is found (`method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HybridMethod {
+    /// The analog stage fitted to the fully digital optimum, then the exact digital block
+    /// (`src/systems/nearfield/hybrid.rs`).
+    AltMin,
 }
 
 /// How the sensing gain `beta_s` of (8) is obtained.
@@ -142,6 +154,8 @@ pub struct NearfieldScenario {
     pub trials: usize,
     /// Points of the coarse 1-D search grids of the estimators.
     pub estimator_grid: usize,
+    /// Cap on the analog stage's iterations (hybrid designs).
+    pub analog_iterations: usize,
 }
 
 fn wavefront(i: &Input, key: &str, allowed: &[&str], default: &str) -> Result<Wavefront> {
@@ -166,12 +180,37 @@ impl NearfieldScenario {
             .choice_or("architecture", &["digital", "hybrid", "far"], "digital")?
             .as_str()
         {
-            "digital" => Architecture::Digital,
+            "digital" => {
+                if i.has("method") {
+                    return Err(IsacError::input(
+                        "method",
+                        "applies to architecture = \"hybrid\" only (a fully digital design is one exact program)",
+                    ));
+                }
+                Architecture::Digital
+            }
+            "hybrid" => {
+                if mode == Mode::Uplink {
+                    return Err(IsacError::input(
+                        "architecture",
+                        "\"hybrid\" uplink designs (Algorithm 6) are not implemented yet; the hybrid downlink is (mode = \"downlink\")",
+                    ));
+                }
+                match i.choice_or("method", &["altmin", "pdd"], "altmin")?.as_str() {
+                    "altmin" => Architecture::Hybrid(HybridMethod::AltMin),
+                    _ => {
+                        return Err(IsacError::input(
+                            "method",
+                            "\"pdd\" (Algorithm 2) is not implemented yet; allowed now: \"altmin\"",
+                        ))
+                    }
+                }
+            }
             other => {
                 return Err(IsacError::input(
                     "architecture",
                     format!(
-                        "\"{other}\" designs (PDD / AO hybrid, far-field baseline) are not implemented yet; allowed now: \"digital\""
+                        "\"{other}\" designs (the far-field baseline) are not implemented yet; allowed now: \"digital\", \"hybrid\""
                     ),
                 ))
             }
@@ -300,6 +339,7 @@ impl NearfieldScenario {
             subspace,
             trials: i.usize_in_or("trials", 0, 1_000_000, 0)?,
             estimator_grid: i.usize_in_or("estimator_grid", 16, 1_000_000, 2048)?,
+            analog_iterations: i.usize_in_or("analog_iterations", 1, 100_000, 200)?,
         })
     }
 
