@@ -581,7 +581,11 @@ fn nearfield_bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
             "user_channels_im",
         ),
         ("mt_wavefront = \"planar\"", "mt_wavefront"),
-        ("architecture = \"far\"", "architecture"),
+        (
+            "architecture = \"far\"\nusers = 1\nmt_antennas = 4\nrf_chains = 2\nuser_channels_re = [[1.0, 2.0, 3.0, 4.0]]\nuser_channels_im = [[0.0, 0.0, 0.0, 0.0]]",
+            "user_channels_re",
+        ),
+        ("architecture = \"planar\"", "architecture"),
         (
             "architecture = \"hybrid\"\nmode = \"uplink\"",
             "architecture",

@@ -54,7 +54,8 @@ pub fn solve_design(
             let design = fully_digital(&model, &settings)?;
             Ok((model, design, None))
         }
-        Architecture::Hybrid(HybridMethod::AltMin) => {
+        Architecture::Hybrid(HybridMethod::AltMin)
+        | Architecture::FarField(HybridMethod::AltMin) => {
             let s = &model.scenario;
             let arch = crate::physics::hybrid::PartiallyConnected::new(s.mt.elements, s.rf_chains)
                 .ok_or_else(|| {
@@ -63,7 +64,12 @@ pub fn solve_design(
                         "N_a must be a multiple of N_RF (at most N_a)",
                     )
                 })?;
-            let (h, fd) = hybrid::altmin_design(&model, arch, s.analog_iterations, &settings)?;
+            let (h, fd) = match s.architecture {
+                Architecture::FarField(_) => {
+                    hybrid::far_field_design(&model, arch, s.analog_iterations, &settings)?
+                }
+                _ => hybrid::altmin_design(&model, arch, s.analog_iterations, &settings)?,
+            };
             let view = h.antenna_view();
             Ok((
                 model,
@@ -80,7 +86,7 @@ pub fn solve_design(
 /// The hybrid design's own fields: the factors in the RF domain (`analog` = `F`,
 /// `digital` = `W~`, `sensing_covariance` = `R~_d`, so that `W = F W~` and
 /// `R_d = F R~_d F^H`), the fully digital bound and the analog stage's history.
-pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, full: bool) {
+pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, architecture: &str, full: bool) {
     let d = &h.design;
     let hy = d.bound.as_ref().and_then(|b| b.trace());
     let lb = h.fully_digital.bound.as_ref().and_then(|b| b.trace());
@@ -92,7 +98,7 @@ pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, full: bool) {
     m.insert("iterations".into(), json!(d.iterations));
     m.insert("structure_violation".into(), number(d.structure.worst()));
     if full {
-        m.insert("architecture".into(), json!("hybrid"));
+        m.insert("architecture".into(), json!(architecture));
         m.insert("method".into(), json!("altmin"));
         let ok = d.status.has_checked_design();
         insert_complex(m, "analog", ok.then_some(&d.analog));
@@ -285,6 +291,10 @@ pub fn summary_lines(model: &NearfieldModel, d: &DigitalDesign) -> Vec<String> {
         match s.architecture {
             Architecture::Digital => "fully digital".to_string(),
             Architecture::Hybrid(_) => format!("hybrid (N_RF = {})", s.rf_chains),
+            Architecture::FarField(_) => format!(
+                "far-field beamsteering, hybrid (N_RF = {}), evaluated on the near-field channels",
+                s.rf_chains
+            ),
         },
         s.mt.elements,
         s.at.elements,
@@ -334,7 +344,7 @@ impl System for NearfieldSystem {
         let mut json = design_json(&model, &design);
         let mut summary = summary_lines(&model, &design);
         if let (Some(h), Value::Object(m)) = (&hybrid, &mut json) {
-            insert_hybrid(m, h, true);
+            insert_hybrid(m, h, model.scenario.architecture.as_str(), true);
             if let Some(r) = m.get("crb_ratio_to_digital").and_then(Value::as_f64) {
                 summary.push(format!(
                     "  hybrid (N_RF = {}): tr CRB {:.4} x the fully digital bound; analog fit {} iterations",
@@ -373,7 +383,7 @@ impl InstanceSolver for NearfieldSystem {
         let (model, design, hybrid) = solve_design(instance)?;
         let mut m = metrics(&model, &design);
         if let Some(h) = &hybrid {
-            insert_hybrid(&mut m, h, false);
+            insert_hybrid(&mut m, h, model.scenario.architecture.as_str(), false);
         }
         if model.scenario.trials > 0 {
             insert_positioning(&mut m, positioning(&model, &design)?.as_ref());

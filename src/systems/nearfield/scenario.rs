@@ -70,6 +70,20 @@ pub enum Architecture {
     Digital,
     /// Partially connected hybrid MT with `N_RF` chains (downlink), designed by `method`.
     Hybrid(HybridMethod),
+    /// Scheme 1: the hybrid design computed on far-field user channels (72), evaluated on
+    /// the true near-field ones.
+    FarField(HybridMethod),
+}
+
+impl Architecture {
+    /// The input word.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Architecture::Digital => "digital",
+            Architecture::Hybrid(_) => "hybrid",
+            Architecture::FarField(_) => "far",
+        }
+    }
 }
 
 /// How a hybrid design is found (`method`).
@@ -189,30 +203,29 @@ impl NearfieldScenario {
                 }
                 Architecture::Digital
             }
-            "hybrid" => {
+            other => {
                 if mode == Mode::Uplink {
                     return Err(IsacError::input(
                         "architecture",
-                        "\"hybrid\" uplink designs (Algorithm 6) are not implemented yet; the hybrid downlink is (mode = \"downlink\")",
+                        format!("\"{other}\" uplink designs (Algorithm 6) are not implemented yet; the hybrid downlink is (mode = \"downlink\")"),
                     ));
                 }
-                match i.choice_or("method", &["altmin", "pdd"], "altmin")?.as_str() {
-                    "altmin" => Architecture::Hybrid(HybridMethod::AltMin),
-                    _ => {
-                        return Err(IsacError::input(
+                let method =
+                    match i
+                        .choice_or("method", &["altmin", "pdd"], "altmin")?
+                        .as_str()
+                    {
+                        "altmin" => HybridMethod::AltMin,
+                        _ => return Err(IsacError::input(
                             "method",
                             "\"pdd\" (Algorithm 2) is not implemented yet; allowed now: \"altmin\"",
-                        ))
-                    }
+                        )),
+                    };
+                if other == "far" {
+                    Architecture::FarField(method)
+                } else {
+                    Architecture::Hybrid(method)
                 }
-            }
-            other => {
-                return Err(IsacError::input(
-                    "architecture",
-                    format!(
-                        "\"{other}\" designs (the far-field baseline) are not implemented yet; allowed now: \"digital\", \"hybrid\""
-                    ),
-                ))
             }
         };
         let na = i.usize_in_or("mt_antennas", 1, 1024, 64)?;
