@@ -44,6 +44,9 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Monte Carlo repetitions per point instead of the file's `repetitions`.
+        #[arg(long)]
+        repetitions: Option<usize>,
     },
     /// Reproduce a paper figure from its embedded configuration (`all` for every one).
     Reproduce {
@@ -56,6 +59,10 @@ enum Command {
         quiet: bool,
         #[arg(long)]
         threads: Option<usize>,
+        /// Channel realizations (repetitions) per point instead of the figure's own
+        /// (a quick look at a Monte Carlo figure).
+        #[arg(long)]
+        repetitions: Option<usize>,
     },
     /// List systems and reproducible figures.
     List,
@@ -95,13 +102,15 @@ fn main() -> ExitCode {
             output,
             quiet,
             threads,
-        } => cli::run(&file, output, quiet, threads),
+            repetitions,
+        } => cli::run(&file, output, quiet, threads, repetitions),
         Command::Reproduce {
             id,
             output,
             quiet,
             threads,
-        } => cli::reproduce(&id, output, quiet, threads),
+            repetitions,
+        } => cli::reproduce(&id, output, quiet, threads, repetitions),
         Command::List => cli::list(),
         Command::Bench {
             system,

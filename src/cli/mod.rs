@@ -46,10 +46,30 @@ pub fn run(
     output: Option<PathBuf>,
     quiet: bool,
     threads: Option<usize>,
+    repetitions: Option<usize>,
 ) -> Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| IsacError::input("FILE", format!("cannot read {}: {e}", file.display())))?;
-    run_config_text(&text, output, quiet, threads)
+    run_config_text(&text, output, quiet, threads, repetitions)
+}
+
+/// The experiment text with `experiment.repetitions` replaced (so that the file's own
+/// checks apply to it and the manifest records it).
+fn with_repetitions(text: &str, repetitions: Option<usize>) -> Result<String> {
+    let Some(n) = repetitions else {
+        return Ok(text.to_string());
+    };
+    let mut doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| IsacError::input("FILE", e.message().to_string()))?;
+    let n = i64::try_from(n).map_err(|_| IsacError::input("--repetitions", "too large"))?;
+    match doc.get_mut("experiment").and_then(|e| e.as_table_mut()) {
+        Some(exp) => {
+            exp.insert("repetitions".into(), toml::Value::Integer(n));
+        }
+        None => return Err(IsacError::input("experiment", "missing [experiment] table").into()),
+    }
+    toml::to_string(&doc).map_err(|e| IsacError::input("--repetitions", e.to_string()).into())
 }
 
 fn run_config_text(
@@ -57,8 +77,10 @@ fn run_config_text(
     output: Option<PathBuf>,
     quiet: bool,
     threads: Option<usize>,
+    repetitions: Option<usize>,
 ) -> Result<()> {
-    let config = ExperimentConfig::from_toml_str(text)?;
+    let text = with_repetitions(text, repetitions)?;
+    let config = ExperimentConfig::from_toml_str(&text)?;
     let system = isac::systems::lookup(&config.system, "experiment.system")?;
     let options = RunOptions {
         output_override: output,
@@ -87,6 +109,7 @@ pub fn reproduce(
     output: Option<PathBuf>,
     quiet: bool,
     threads: Option<usize>,
+    repetitions: Option<usize>,
 ) -> Result<()> {
     let all = isac::systems::figures();
     let selected: Vec<_> = if id == "all" {
@@ -107,7 +130,7 @@ pub fn reproduce(
     }
     let root = output.unwrap_or_else(|| PathBuf::from("out"));
     for (fig, text) in selected {
-        run_config_text(text, Some(root.join(fig)), quiet, threads)?;
+        run_config_text(text, Some(root.join(fig)), quiet, threads, repetitions)?;
     }
     Ok(())
 }

@@ -1,8 +1,19 @@
 //! Embedded experiment configurations reproducing the numerical figures of
-//! near-field-ispac.md (Fig. 4: positioning RMSE against the root CRB).
+//! near-field-ispac.md (Fig. 4: positioning RMSE against the root CRB; Fig. 5: the
+//! downlink RCRB against the users' QoS and the number of RF chains).
 
 /// `(id, config TOML)` of every reproducible figure of this system.
-pub const FIGURES: &[(&str, &str)] = &[(
-    "nearfield-fig4",
-    include_str!("../../../configs/nearfield/fig4.toml"),
-)];
+pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "nearfield-fig4",
+        include_str!("../../../configs/nearfield/fig4.toml"),
+    ),
+    (
+        "nearfield-fig5",
+        include_str!("../../../configs/nearfield/fig5.toml"),
+    ),
+    (
+        "nearfield-fig5c",
+        include_str!("../../../configs/nearfield/fig5c.toml"),
+    ),
+];

@@ -152,6 +152,18 @@ pub fn metrics(model: &NearfieldModel, d: &DigitalDesign) -> Metrics {
             .map(|v| 10.0 * v.iter().cloned().fold(f64::INFINITY, f64::min).log10())),
     );
     m.insert("sinr_db".into(), sinr_db.map_or(Value::Null, |v| json!(v)));
+    // 1 when a design exists and meets every SINR target (re-computed on the true
+    // channels), 0 when none was found or it misses one; null when the problem is
+    // infeasible (no design can): the success rate of a method over drops
+    let targets_met = match (&d.status, &d.sinr) {
+        (crate::status::DesignStatus::Infeasible { .. }, _) => Value::Null,
+        (_, Some(v)) if d.status.has_checked_design() => json!(f64::from(u8::from(
+            v.iter()
+                .all(|&x| x >= model.scenario.min_sinr * (1.0 - hybrid::HYBRID_TOL))
+        ))),
+        _ => json!(0.0),
+    };
+    m.insert("sinr_targets_met".into(), targets_met);
     m.insert("power".into(), num(d.power));
     m.insert("solver_crb_trace".into(), num(d.solver_objective));
     m.insert("echo_limit".into(), num(d.echo_limit));
