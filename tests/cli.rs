@@ -816,3 +816,30 @@ fn nearfield_hybrid_json_answer_recomputes_everything() {
     );
     assert!(v["history"].as_array().unwrap().len() >= 2);
 }
+
+/// `--repetitions N` replaces the file's `repetitions`: N rows per point, recorded in the
+/// manifest; 0 is the file's own error, naming `experiment.repetitions`.
+#[test]
+fn repetitions_flag_overrides_the_file() {
+    let body = "[experiment]\nname = \"reps\"\nsystem = \"nearfield\"\nrepetitions = 5\n[base]\nmt_antennas = 8\nat_antennas = 4\nusers = 2\n[[sweep]]\nkey = \"min_sinr_db\"\nvalues = [0.0, 5.0]\n";
+    let p = write("reps.toml", body);
+    let out_dir = std::env::temp_dir().join(format!("isac-reps-{}", std::process::id()));
+    let out = out_dir.to_str().unwrap();
+    let (code, _, err) = isac(&["run", &p, "--output", out, "--repetitions", "2", "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
+    let manifest = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(m["repetitions"].as_i64(), Some(2), "{manifest}");
+    assert_eq!(
+        m.pointer("/experiment/experiment/repetitions")
+            .and_then(|v| v.as_i64()),
+        Some(2),
+        "{manifest}"
+    );
+    let (code, _, err) = isac(&["run", &p, "--output", out, "--repetitions", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`experiment.repetitions`"), "{err}");
+    let _ = std::fs::remove_dir_all(out_dir);
+}

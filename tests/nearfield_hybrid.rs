@@ -122,7 +122,7 @@ fn hybrid_designs_never_beat_the_fully_digital_bound() {
         );
         let (hy, lb) = (
             h.bound.as_ref().unwrap().trace().unwrap(),
-            fd.bound.as_ref().unwrap().trace().unwrap(),
+            isac::systems::nearfield::hybrid::digital_bound(&fd).unwrap(),
         );
         assert!(
             hy >= lb * (1.0 - 1e-6),
@@ -211,4 +211,28 @@ fn the_far_field_baseline_is_judged_on_the_true_channels() {
     }
     eprintln!("far-field baseline: {met} meet the targets on the true channels, {missed} miss");
     assert!(met + missed >= 3);
+}
+
+/// Regression (Fig. 5(c), N_RF = N_a = 32, gamma = 10 dB, a drop where the fully digital
+/// design is `solved` with its SINR targets raised by 1 % to absorb the solver's error):
+/// the hybrid design, solved with a smaller margin, lands 0.3 % below that design's CRB,
+/// but never below the program's optimum, which is the bound the ratio uses.
+#[test]
+fn the_bound_is_the_program_optimum_when_the_digital_design_needed_a_margin() {
+    use isac::systems::nearfield::hybrid::digital_bound;
+    let m = model(
+        "mode = \"downlink\"\nmt_antennas = 32\nat_antennas = 8\nrf_chains = 32\nseed = 4161776572173724425\nmin_sinr_db = 10.0",
+    );
+    let arch = PartiallyConnected::new(32, 32).unwrap();
+    let (h, fd) = altmin_design(&m, arch, 200, &design_settings()).unwrap();
+    assert!(h.status.has_checked_design(), "{:?}", h.status);
+    let hy = h.bound.unwrap().trace().unwrap();
+    let design_crb = fd.bound.as_ref().unwrap().trace().unwrap();
+    let lb = digital_bound(&fd).unwrap();
+    assert!(lb <= design_crb);
+    assert!(
+        hy >= lb * (1.0 - 1e-6),
+        "hybrid {hy} below the program optimum {lb}"
+    );
+    eprintln!("hybrid {hy:.6e}, fully digital design {design_crb:.6e}, program optimum {lb:.6e}");
 }

@@ -89,7 +89,7 @@ pub fn solve_design(
 pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, architecture: &str, full: bool) {
     let d = &h.design;
     let hy = d.bound.as_ref().and_then(|b| b.trace());
-    let lb = h.fully_digital.bound.as_ref().and_then(|b| b.trace());
+    let lb = hybrid::digital_bound(&h.fully_digital);
     m.insert("fully_digital_crb_trace".into(), num(lb));
     m.insert(
         "crb_ratio_to_digital".into(),

@@ -230,7 +230,14 @@ impl NearfieldScenario {
         };
         let na = i.usize_in_or("mt_antennas", 1, 1024, 64)?;
         let nb = i.usize_in_or("at_antennas", 1, 256, 16)?;
-        let rf_chains = i.usize_in_or("rf_chains", 1, 1024, 16)?;
+        // a fully digital MT has one chain per antenna: the default 16 applies to the
+        // hybrid architectures (a given value is still checked)
+        let default_chains = if architecture == Architecture::Digital && !i.has("rf_chains") {
+            na
+        } else {
+            16
+        };
+        let rf_chains = i.usize_in_or("rf_chains", 1, 1024, default_chains)?;
         if crate::physics::hybrid::PartiallyConnected::new(na, rf_chains).is_none() {
             return Err(IsacError::input(
                 "rf_chains",
