@@ -28,3 +28,6 @@ pub type C64 = num_complex::Complex64;
 
 /// Version string written into every manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The code that built this binary: git commit, `+dirty` when the tracked sources
+/// differed from it, or `unknown` (build.rs).
+pub const BUILD: &str = env!("ISAC_BUILD");

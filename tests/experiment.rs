@@ -898,3 +898,31 @@ fn experiment_plot_markers_by_and_ranges() {
     let log = with("log_y", "true").replace("y_range = [0.5, 3]", "y_range = [0.0, 3]");
     assert_eq!(bad(&log), "plot.y_range");
 }
+
+/// A journal written by another build of isac is not resumed (the code that computes a
+/// metric may have changed): the run starts over, and the manifest names the build.
+#[test]
+fn experiment_journal_of_another_build_is_not_reused() {
+    let c = ExperimentConfig::from_toml_str(TOY).unwrap();
+    let d = tmpdir("otherbuild");
+    run_experiment(&c, &Toy::new(), &opts(&d, Some(1))).unwrap();
+    let journal = d.join("results.partial.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+    assert_eq!(h["build"], isac::BUILD);
+    // the same build resumes everything
+    let toy = Toy::new();
+    let s = run_experiment(&c, &toy, &opts(&d, Some(1))).unwrap();
+    assert_eq!((toy.calls(), s.reused), (0, 20));
+    // another build starts over
+    h["build"] = "0123456789ab".into();
+    std::fs::write(&journal, format!("{h}\n{rest}")).unwrap();
+    let toy = Toy::new();
+    let s = run_experiment(&c, &toy, &opts(&d, Some(1))).unwrap();
+    assert_eq!((toy.calls(), s.reused, s.solved), (20, 0, 20));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["isac_build"], isac::BUILD);
+    let _ = std::fs::remove_dir_all(d);
+}

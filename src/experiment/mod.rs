@@ -64,7 +64,9 @@
 //! then metrics: `status` first, `error` last), `manifest.json`, one SVG + PNG
 //! per plot, and the journal `results.partial.jsonl` that makes an interrupted
 //! run resumable (rows with status "error" are retried; a changed experiment
-//! (hash of system, repetitions, seed, base and sweeps) starts over).
+//! (hash of system, repetitions, seed, base and sweeps) starts over, and so does a
+//! journal written by another build of isac, [`crate::BUILD`]: the git commit, `+dirty`
+//! for uncommitted sources, which two dirty builds share).
 
 use crate::error::Result;
 

@@ -167,6 +167,22 @@ fn load_journal(
         .and_then(|h| h.get("experiment_hash"))
         .and_then(Json::as_str)
         .map(str::to_string);
+    let old_build = header
+        .as_ref()
+        .and_then(|h| h.get("build"))
+        .and_then(Json::as_str);
+    if old_hash.as_deref() == Some(hash) && old_build != Some(crate::BUILD) {
+        let aside = path.with_extension("jsonl.old");
+        fs::rename(path, &aside).map_err(io_err(path))?;
+        eprintln!(
+            "isac: the results in {} were computed by another build of isac ({}, this is {}); starting over (old journal moved to {})",
+            path.parent().unwrap_or(Path::new(".")).display(),
+            old_build.unwrap_or("unrecorded"),
+            crate::BUILD,
+            aside.display()
+        );
+        return Ok(done);
+    }
     if old_hash.as_deref() != Some(hash) {
         let aside = path.with_extension("jsonl.old");
         fs::rename(path, &aside).map_err(io_err(path))?;
@@ -209,7 +225,7 @@ fn start_journal(
     {
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         let mut text =
-            json!({"experiment_hash": hash, "name": config.name, "version": crate::VERSION})
+            json!({"experiment_hash": hash, "name": config.name, "version": crate::VERSION, "build": crate::BUILD})
                 .to_string();
         text.push('\n');
         for r in done {
@@ -417,6 +433,7 @@ fn run_in_pool(
             "point": r.point, "repetition": r.repetition, "seed": r.seed, "seconds": r.seconds,
         })).collect::<Vec<_>>(),
         "isac_version": crate::VERSION,
+        "isac_build": crate::BUILD,
         "started_at": rfc3339(started),
         "finished_at": rfc3339(SystemTime::now()),
         "wall_seconds": seconds,
