@@ -623,6 +623,23 @@ fn nearfield_bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
     }
 }
 
+/// SINR (12) of user `k` of two, written out from the channels `h` (`2 x N_a`), the
+/// precoders `w` (`N_a x 2`) and the probing covariance `rd`.
+fn two_user_sinr(h: &Mat<C64>, w: &Mat<C64>, rd: &Mat<C64>, noise: f64, k: usize) -> f64 {
+    let n = h.ncols();
+    let hw = |i: usize| {
+        (0..n)
+            .map(|a| h[(k, a)] * w[(a, i)])
+            .sum::<C64>()
+            .norm_sqr()
+    };
+    let probe: C64 = (0..n)
+        .flat_map(|a| (0..n).map(move |b| (a, b)))
+        .map(|(a, b)| h[(k, a)] * rd[(a, b)] * h[(k, b)].conj())
+        .sum();
+    hw(k) / (hw(1 - k) + probe.re + noise)
+}
+
 #[test]
 fn nearfield_json_answer_recomputes_crb_and_sinr() {
     let path = write(
@@ -647,17 +664,7 @@ fn nearfield_json_answer_recomputes_crb_and_sinr() {
     // SINR (12) from the JSON fields alone
     let noise = v["noise_w"].as_f64().unwrap();
     for k in 0..2 {
-        let hw = |i: usize| {
-            (0..16)
-                .map(|n| h[(k, n)] * w[(n, i)])
-                .sum::<C64>()
-                .norm_sqr()
-        };
-        let probe: C64 = (0..16)
-            .flat_map(|a| (0..16).map(move |b| (a, b)))
-            .map(|(a, b)| h[(k, a)] * rd[(a, b)] * h[(k, b)].conj())
-            .sum();
-        let sinr = hw(k) / (hw(1 - k) + probe.re + noise);
+        let sinr = two_user_sinr(&h, &w, &rd, noise, k);
         let reported = v["sinr_db"][k].as_f64().unwrap();
         assert!((10.0 * sinr.log10() - reported).abs() < 1e-9);
         assert!(reported >= 5.0 - 1e-9);
@@ -790,17 +797,7 @@ fn nearfield_hybrid_json_answer_recomputes_everything() {
     assert!(power <= 1.0 * (1.0 + 1e-6), "power {power}");
     let noise = v["noise_w"].as_f64().unwrap();
     for k in 0..2 {
-        let hw = |i: usize| {
-            (0..16)
-                .map(|n| h[(k, n)] * w[(n, i)])
-                .sum::<C64>()
-                .norm_sqr()
-        };
-        let probe: C64 = (0..16)
-            .flat_map(|a| (0..16).map(move |b| (a, b)))
-            .map(|(a, b)| h[(k, a)] * rd[(a, b)] * h[(k, b)].conj())
-            .sum();
-        let sinr_db = 10.0 * (hw(k) / (hw(1 - k) + probe.re + noise)).log10();
+        let sinr_db = 10.0 * two_user_sinr(&h, &w, &rd, noise, k).log10();
         assert!((sinr_db - v["sinr_db"][k].as_f64().unwrap()).abs() < 1e-9);
         assert!(sinr_db >= 5.0 - 1e-6, "user {k}: {sinr_db} dB");
     }

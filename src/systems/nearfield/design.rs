@@ -542,7 +542,8 @@ pub fn minimum_downlink_power(
 /// for the design to count as the program's optimum (the CRB moves by about as much).
 pub const RESTORE_TOL: f64 = 1e-4;
 
-fn trace_re(m: &Mat<C64>) -> f64 {
+/// `Re tr M` (the power of a covariance).
+pub(crate) fn trace_re(m: &Mat<C64>) -> f64 {
     (0..m.nrows()).map(|i| m[(i, i)].re).sum()
 }
 

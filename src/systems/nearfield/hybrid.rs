@@ -35,7 +35,7 @@
 //! channels and the CRB from `R_x = F R~_x F^H`; a violation beyond [`HYBRID_TOL`] makes
 //! the status `inaccurate` with the numbers.
 
-use super::design::{fully_digital, DigitalDesign};
+use super::design::{fully_digital, trace_re, DigitalDesign};
 use super::model::{Bound, NearfieldModel};
 use super::scenario::Mode;
 use crate::conic::SolverSettings;
@@ -141,10 +141,6 @@ pub fn effective_model(model: &NearfieldModel, analog: &Mat<C64>) -> Result<Near
         .map(|hs| hs.iter().map(|h| through(h)).collect());
     eff.scenario.mt.elements = analog.ncols();
     Ok(eff)
-}
-
-fn trace_re(m: &Mat<C64>) -> f64 {
-    (0..m.nrows()).map(|i| m[(i, i)].re).sum()
 }
 
 /// The exact digital block for the analog stage `analog`, lifted to the antennas and
