@@ -131,7 +131,7 @@ pub fn fully_digital(model: &NearfieldModel, settings: &SolverSettings) -> Resul
 
 /// The basis of the design subspace: the span of the conjugates of `vectors` (reduced)
 /// or the identity (full).
-fn design_basis(vectors: &[Vec<C64>], n: usize, subspace: Subspace) -> Result<Mat<C64>> {
+pub(super) fn design_basis(vectors: &[Vec<C64>], n: usize, subspace: Subspace) -> Result<Mat<C64>> {
     match subspace {
         Subspace::Full => Ok(Mat::from_fn(n, n, |i, j| {
             C64::new(if i == j { 1.0 } else { 0.0 }, 0.0)
@@ -149,7 +149,7 @@ fn design_basis(vectors: &[Vec<C64>], n: usize, subspace: Subspace) -> Result<Ma
 }
 
 /// `B^H v^*` (the coordinates of `conj(v)` in the basis).
-fn coordinates(basis: &Mat<C64>, v: &[C64]) -> Vec<C64> {
+pub(super) fn coordinates(basis: &Mat<C64>, v: &[C64]) -> Vec<C64> {
     (0..basis.ncols())
         .map(|c| {
             (0..basis.nrows())
@@ -160,7 +160,7 @@ fn coordinates(basis: &Mat<C64>, v: &[C64]) -> Vec<C64> {
 }
 
 /// `B Z B^H`.
-fn lift(basis: &Mat<C64>, z: &Mat<C64>, scale: f64) -> Mat<C64> {
+pub(super) fn lift(basis: &Mat<C64>, z: &Mat<C64>, scale: f64) -> Mat<C64> {
     let bz = basis * z;
     let mut r = &bz * basis.adjoint();
     for i in 0..r.nrows() {
@@ -171,24 +171,22 @@ fn lift(basis: &Mat<C64>, z: &Mat<C64>, scale: f64) -> Mat<C64> {
     r
 }
 
-/// The CRB part of both programs for the covariance `Z = sum_m s_m Z_m` (units of the
-/// budget `power`; `parts` holds `(Z_m, s_m)`): `tr Z <= 1` and the objective through
-/// the Schur LMI. Returns the factor that turns the program's objective into `tr CRB`.
-fn crb_program(
-    prob: &mut Problem,
+/// The FIM forms of the covariance `R = power B Z B^H`: `J_ij(Z) = Re tr(A_ij Z)` for the
+/// 4 real parameters (angle, distance, Re beta, Im beta), from the transmit vectors'
+/// coordinates in `basis` and the receive Gram.
+pub(super) fn fim_forms(
     model: &NearfieldModel,
     basis: &Mat<C64>,
     power: f64,
     receive_gram: &[[C64; 3]; 3],
-    parts: &[(&HermitianVar, f64)],
-) -> Result<f64> {
+) -> Vec<Vec<Mat<C64>>> {
     let dim = basis.ncols();
     let q = model.transmit_vectors();
     let e: Vec<Vec<C64>> = q.iter().map(|v| coordinates(basis, v)).collect();
     let scale = model.fim_scale() * power;
     let variant = model.fim_variant();
     // J_ij(Z) = Re tr(A_ij Z), A_ij = scale sum C[y'][y] e_y e_y'^H
-    let a_mats: Vec<Vec<Mat<C64>>> = (0..4)
+    (0..4)
         .map(|i| {
             (0..4)
                 .map(|j| {
@@ -205,7 +203,25 @@ fn crb_program(
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// The CRB part of both programs for the covariance `Z = sum_m s_m Z_m` (units of the
+/// budget `power`; `parts` holds `(Z_m, s_m)`): `tr Z <= 1` and the Schur LMI, with
+/// `offset[i][j]` (FIM units) added to the FIM (the PDD's auxiliary `Q`,
+/// `super::pdd`). Returns the objective to minimise and the factor that turns its value
+/// into `tr CRB`.
+pub(super) fn crb_program(
+    prob: &mut Problem,
+    model: &NearfieldModel,
+    basis: &Mat<C64>,
+    power: f64,
+    receive_gram: &[[C64; 3]; 3],
+    parts: &[(&HermitianVar, f64)],
+    offset: Option<&[Vec<Affine>]>,
+) -> Result<(Affine, f64)> {
+    let dim = basis.ncols();
+    let a_mats = fim_forms(model, basis, power, receive_gram);
     let iso_value =
         |m: &Mat<C64>| -> f64 { (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64 };
     let d: Vec<f64> = (0..4)
@@ -225,6 +241,9 @@ fn crb_program(
             let mut entry = Affine::zero();
             for (zm, sm) in parts {
                 entry.add_scaled(sm * d[i] * d[j], &zm.real_trace_with(&a_mats[i][j])?);
+            }
+            if let Some(off) = offset {
+                entry.add_scaled(d[i] * d[j], &off[i][j]);
             }
             jt[i][j] = entry.clone();
             jt[j][i] = entry;
@@ -250,8 +269,7 @@ fn crb_program(
     let mut objective = Affine::zero();
     objective.add_scaled(w[0] / wmax, &v[0]);
     objective.add_scaled(w[1] / wmax, &v[2]);
-    prob.minimize(objective);
-    Ok(wmax)
+    Ok((objective, wmax))
 }
 
 /// `tr Z = sum_m s_m tr Z_m`.
@@ -332,7 +350,6 @@ fn downlink_with_margin(
     let started = Instant::now();
     let s = &model.scenario;
     let na = s.mt.elements;
-    let k = model.users();
     let power = s.power;
     let gamma = s.min_sinr;
     let program_gamma = gamma * (1.0 + margin);
@@ -380,7 +397,8 @@ fn downlink_with_margin(
     let (rd_var, ys) = sinr_constraints(&mut prob, dim, &c, &tau, program_gamma, power / s.noise)?;
     let parts = covariance_parts(&rd_var, &ys, &tau);
     let rg = model.receive_gram(None);
-    let wmax = crb_program(&mut prob, model, &basis, power, &rg, &parts)?;
+    let (objective, wmax) = crb_program(&mut prob, model, &basis, power, &rg, &parts, None)?;
+    prob.minimize(objective);
     let sol = prob.solve(settings)?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(status) = solver_failure(&sol.status) {
@@ -393,21 +411,7 @@ fn downlink_with_margin(
         zv += sol.hermitian_value(y) * faer::Scale(C64::new(*t, 0.0));
     }
     let rx = lift(&basis, &zv, power);
-    // rank-one construction (39) in coordinates: y_k = Y_k c_k / sqrt(c_k^H Y_k c_k)
-    let mut w = Mat::<C64>::zeros(na, k);
-    for u in 0..k {
-        let yv = sol.hermitian_value(&ys[u]) * faer::Scale(C64::new(tau[u], 0.0));
-        let yc: Vec<C64> = (0..dim)
-            .map(|r| (0..dim).map(|col| yv[(r, col)] * c[u][col]).sum())
-            .collect();
-        let energy = inner(&c[u], &yc).re;
-        if energy > 0.0 {
-            for r in 0..na {
-                let v: C64 = (0..dim).map(|col| basis[(r, col)] * yc[col]).sum();
-                w[(r, u)] = v * (power / energy).sqrt();
-            }
-        }
-    }
+    let mut w = rank_one_precoders(&sol, &ys, &tau, &c, &basis, power);
     let ww = &w * w.adjoint();
     let raw_rd = &rx - &ww;
     let mut d = DigitalDesign::empty(DesignStatus::Optimal, dim, seconds);
@@ -461,6 +465,34 @@ fn downlink_with_margin(
     d.sinr = Some(sinr);
     d.power = Some(pw);
     Ok((d, shortfall))
+}
+
+/// The rank-one construction (39) in coordinates: `y_k = Y_k c_k / sqrt(c_k^H Y_k c_k)`,
+/// lifted (`w_k = sqrt(power) B y_k`; columns, `n x K` with `n` the rows of `basis`).
+pub(super) fn rank_one_precoders(
+    sol: &crate::conic::Solution,
+    ys: &[HermitianVar],
+    tau: &[f64],
+    c: &[Vec<C64>],
+    basis: &Mat<C64>,
+    power: f64,
+) -> Mat<C64> {
+    let (n, dim) = (basis.nrows(), basis.ncols());
+    let mut w = Mat::<C64>::zeros(n, ys.len());
+    for u in 0..ys.len() {
+        let yv = sol.hermitian_value(&ys[u]) * faer::Scale(C64::new(tau[u], 0.0));
+        let yc: Vec<C64> = (0..dim)
+            .map(|r| (0..dim).map(|col| yv[(r, col)] * c[u][col]).sum())
+            .collect();
+        let energy = inner(&c[u], &yc).re;
+        if energy > 0.0 {
+            for r in 0..n {
+                let v: C64 = (0..dim).map(|col| basis[(r, col)] * yc[col]).sum();
+                w[(r, u)] = v * (power / energy).sqrt();
+            }
+        }
+    }
+    w
 }
 
 /// What [`minimum_downlink_power`] found.
@@ -548,7 +580,7 @@ pub(crate) fn trace_re(m: &Mat<C64>) -> f64 {
 }
 
 /// Smallest eigenvalue of a Hermitian matrix.
-fn min_eigenvalue(m: &Mat<C64>) -> f64 {
+pub(super) fn min_eigenvalue(m: &Mat<C64>) -> f64 {
     hermitian_eigen(m).map_or(f64::NAN, |(v, _)| v[0])
 }
 
@@ -640,7 +672,7 @@ pub fn restore_feasibility(
 /// - h^T R_d h^* >= sigma_0^2`, in units of the noise (`snr = P / sigma_0^2`); the
 /// `(1 + 1/gamma) W_k >= R_x` form of (38b) loses digits at high SINR targets.
 /// Returns `R_d` and the `Y_k`.
-fn sinr_constraints(
+pub(super) fn sinr_constraints(
     prob: &mut Problem,
     dim: usize,
     c: &[Vec<C64>],
@@ -664,7 +696,7 @@ fn sinr_constraints(
 }
 
 /// `(R_d, 1), (Y_k, tau_k)`: the parts of `R_x`.
-fn covariance_parts<'a>(
+pub(super) fn covariance_parts<'a>(
     rd: &'a HermitianVar,
     ys: &'a [HermitianVar],
     tau: &[f64],
@@ -740,7 +772,8 @@ fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDe
     let mut prob = Problem::new();
     let z = prob.psd_hermitian(dim);
     let rg = model.receive_gram(None);
-    let wmax = crb_program(&mut prob, model, &basis, power, &rg, &[(&z, 1.0)])?;
+    let (objective, wmax) = crb_program(&mut prob, model, &basis, power, &rg, &[(&z, 1.0)], None)?;
+    prob.minimize(objective);
     let b = coordinates(&basis, &model.at_response.value);
     if let Some(smax) = limit {
         // b^T R_u b^* = P_s b'^H Z b' <= s_max, in units of s_max

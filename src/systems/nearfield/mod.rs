@@ -10,6 +10,7 @@ pub mod design;
 pub mod estimator;
 pub mod figures;
 pub mod hybrid;
+pub mod pdd;
 pub mod model;
 pub mod numerical;
 pub mod scenario;

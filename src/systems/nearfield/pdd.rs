@@ -1,0 +1,762 @@
+//! The paper's PDD double loop for the hybrid downlink (near-field-ispac.md, Section
+//! III-B to III-E, Algorithm 2; `method = "pdd"`).
+//!
+//! # The augmented Lagrangian (36)
+//! With the auxiliary `Q = F~ Phi R~_x Phi^H F~^H = F R~_x F^H` (32b), its dual `Upsilon`
+//! and penalty `rho`, the inner loop minimises
+//!
+//! ```text
+//!   L = tr U^{-1} + 1/(2 rho) ||Q - F R~_x F^H + s rho Upsilon||_F^2
+//! ```
+//!
+//! by alternating the two blocks below, and the outer loop updates (lines 9-16)
+//! `Upsilon <- Upsilon + (Q - F R~_x F^H) / rho` when the violation
+//! `||Q - F R~_x F^H||_inf <= eta`, else `rho <- mu rho`; `eta <- 0.9 ||.||_inf`.
+//! The dual update is the standard PDD one (Shi & Hong 2020) for the Lagrangian term
+//! `+<Upsilon, h>`, whose completed square is `+rho Upsilon`: `s = +1`
+//! ([`PenaltySign::Consistent`], the default). The paper prints `- rho Upsilon` in (36a),
+//! (38a) and (40a) with the same `+` dual update; `penalty_sign = "printed"` (`s = -1`)
+//! reproduces it (docs/nearfield.md#pdd).
+//!
+//! # Block {U, Q, R_d, W} (38), exactly and small
+//! For a fixed `F` the FIM of `Q` depends on `Q` only through `v^T Q v^*` for the three
+//! target vectors `v = q, dq/dtheta, dq/dr`. Write `Q = F R~_x F^H - s rho Upsilon + E`:
+//! the penalty is `||E||_F^2 / (2 rho)`, and only the part of `E` in `B (.) B^H`, `B` an
+//! orthonormal basis of the conjugate target vectors (dimension 3), reaches the FIM; any
+//! other part of `E` adds to the penalty and nothing else. So the optimal `E = P B Z_E
+//! B^H` with `Z_E` a free 3 x 3 Hermitian matrix, and (38) is the fully digital program of
+//! `super::design` on the effective vectors `F^T v` (`R~_x` in its own reduced basis)
+//! with the FIM shifted by `J(-s rho Upsilon + E)` and the penalty `P^2 ||Z_E||^2 / (2 rho)`
+//! added: a program of a few 7 x 7 blocks instead of a 64 x 64 `Q`. Its SDR is tight by
+//! (39) as in the fully digital case.
+//!
+//! # Block {F} (40)-(43): SDR and Gaussian randomization
+//! With `F = diag(f) Phi` (30), `F R~_x F^H = M o (f f^H)` with `M = Phi R~_x Phi^H`
+//! (`o` the entrywise product), and every SINR term of (26c) with `W~`, `R~_d` fixed is
+//! `f^T S f^*` for a Hermitian `S` (`h~_k^T w~ = f^T (h_k o Phi w~)`). With
+//! `F_dot = f f^H` relaxed to `F_dot >= 0`, `diag F_dot = 1`, (43) is the convex program
+//!
+//! ```text
+//!   min ||T - M o F_dot||_F   s.t.   sum_nm S_k,nm F_dot_nm >= sigma_0^2 (43b),
+//!   F_dot_nn = 1 (43c),  F_dot >= 0 (43d without the rank),  T = Q + s rho Upsilon,
+//! ```
+//!
+//! an `N_a x N_a` Hermitian SDP. Gaussian randomization (seeded, `randomizations` draws
+//! `xi ~ CN(0, F_dot)`, `f = exp(j arg xi)`, plus the principal eigenvector's phases)
+//! gives unit-modulus candidates; the best one meeting every SINR of (26c) exactly with
+//! the current `W~`, `R~_d` is kept, and the current `f` is always a candidate, so the
+//! step never increases (40a) and keeps the next (38) feasible.
+//!
+//! # Answer
+//! The final `F` goes through [`super::hybrid::digital_for_analog`]: the exact digital
+//! block for it, lifted and re-checked on the true model like every hybrid design. The
+//! outer iterations (objective `tr U^{-1}` = `tr CRB(Q)`, violation, penalty) are the
+//! history (Fig. 2).
+
+use super::design::{
+    coordinates, covariance_parts, crb_program, design_basis, fim_forms, lift, rank_one_precoders,
+    sinr_constraints, DigitalDesign,
+};
+use super::hybrid::{altmin_design, digital_bound, digital_for_analog, effective_model, HybridDesign};
+use super::model::NearfieldModel;
+use crate::conic::{Affine, Problem, SolverSettings, Status};
+use crate::error::{IsacError, Result};
+use crate::iterate::{self, Criterion, IterativeAlgorithm, Rule, Step, StopReason, StoppingRule};
+use crate::linalg::{hermitian_eigen, orthonormal_basis, psd_part};
+use crate::physics::hybrid::PartiallyConnected;
+use crate::status::DesignStatus;
+use crate::C64;
+use faer::Mat;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use std::time::Instant;
+
+/// The sign of the dual term inside the penalty of (36a) (module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PenaltySign {
+    /// `+ rho Upsilon`: consistent with the dual update of line 10 (default).
+    Consistent,
+    /// `- rho Upsilon`, as printed in (36a), (38a), (40a).
+    Printed,
+}
+
+impl PenaltySign {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PenaltySign::Consistent => "consistent",
+            PenaltySign::Printed => "printed",
+        }
+    }
+
+    fn sign(&self) -> f64 {
+        match self {
+            PenaltySign::Consistent => 1.0,
+            PenaltySign::Printed => -1.0,
+        }
+    }
+}
+
+/// The parameters of Algorithm 2 (the paper fixes only the two tolerances).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PddSettings {
+    pub sign: PenaltySign,
+    /// `rho_0 = penalty_start P^2 / tr CRB(start)`: the penalty of a violation of the
+    /// order of the budget `P` is then `tr CRB / (2 penalty_start)`.
+    pub penalty_start: f64,
+    /// `mu` of line 13.
+    pub penalty_decrease: f64,
+    /// `epsilon_2,AO`: the inner loop stops when (36) decreases by less than this fraction.
+    pub ao_tolerance: f64,
+    /// `epsilon_2,PDD`: the outer loop stops when `||Q - F R~_x F^H||_inf / P` is below.
+    pub pdd_tolerance: f64,
+    pub max_outer: usize,
+    pub max_inner: usize,
+    /// Gaussian randomization draws per `F` step.
+    pub randomizations: usize,
+    pub seed: u64,
+}
+
+impl Default for PddSettings {
+    fn default() -> Self {
+        PddSettings {
+            sign: PenaltySign::Consistent,
+            penalty_start: 1.0,
+            penalty_decrease: 0.5,
+            ao_tolerance: 1e-3,
+            pdd_tolerance: 1e-4,
+            max_outer: 30,
+            max_inner: 20,
+            randomizations: 100,
+            seed: 1,
+        }
+    }
+}
+
+/// The answer of block (38) for one `F`.
+#[derive(Debug, Clone)]
+struct DigitalBlock {
+    /// `R~_x`, `W~` (`N_RF x K`), `R~_d` in the RF domain.
+    rx: Mat<C64>,
+    w: Mat<C64>,
+    rd: Mat<C64>,
+    /// `Q` (`N_a x N_a`).
+    q: Mat<C64>,
+    /// `tr U^{-1}` = `tr CRB(Q)`, re-evaluated from `Q`.
+    crb: f64,
+}
+
+/// One PDD run's fixed data.
+struct Pdd<'a> {
+    model: &'a NearfieldModel,
+    arch: PartiallyConnected,
+    settings: &'a SolverSettings,
+    pdd: &'a PddSettings,
+    /// `B`: orthonormal basis of the conjugate target vectors (`N_a x <= 3`).
+    target_basis: Mat<C64>,
+    /// `J_ij(Z) = Re tr(A_ij Z)` for `P B Z B^H`.
+    target_forms: Vec<Vec<Mat<C64>>>,
+    /// `Phi` of (31).
+    phi: Mat<C64>,
+    rng: ChaCha8Rng,
+    /// Conic programs solved, by block.
+    digital_solves: usize,
+    analog_solves: usize,
+}
+
+fn frobenius_sq(m: &Mat<C64>) -> f64 {
+    let mut s = 0.0;
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            s += m[(i, j)].norm_sqr();
+        }
+    }
+    s
+}
+
+fn max_abs(m: &Mat<C64>) -> f64 {
+    let mut s: f64 = 0.0;
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            s = s.max(m[(i, j)].norm());
+        }
+    }
+    s
+}
+
+fn scaled(m: &Mat<C64>, a: f64) -> Mat<C64> {
+    m * faer::Scale(C64::new(a, 0.0))
+}
+
+/// `Re tr(A Z)` for a constant `A` and a Hermitian `Z` given by its entries' real and
+/// imaginary parts as affine expressions.
+fn real_trace_affine(a: &Mat<C64>, z: &[Vec<(Affine, Affine)>]) -> Affine {
+    let mut t = Affine::zero();
+    for r in 0..a.nrows() {
+        for c in 0..a.ncols() {
+            // Re(a_rc z_cr) = a.re z.re - a.im z.im
+            let (re, im) = &z[c][r];
+            t.add_scaled(a[(r, c)].re, re);
+            t.add_scaled(-a[(r, c)].im, im);
+        }
+    }
+    t
+}
+
+/// `Re tr(A Z)` for constants.
+fn real_trace(a: &Mat<C64>, z: &Mat<C64>) -> f64 {
+    let mut t = 0.0;
+    for r in 0..a.nrows() {
+        for c in 0..a.ncols() {
+            t += (a[(r, c)] * z[(c, r)]).re;
+        }
+    }
+    t
+}
+
+/// `f^T S f^*`.
+fn transposed_form(f: &[C64], s: &Mat<C64>) -> f64 {
+    let mut t = C64::new(0.0, 0.0);
+    for n in 0..f.len() {
+        for m in 0..f.len() {
+            t += f[n] * s[(n, m)] * f[m].conj();
+        }
+    }
+    t.re
+}
+
+impl<'a> Pdd<'a> {
+    fn new(
+        model: &'a NearfieldModel,
+        arch: PartiallyConnected,
+        settings: &'a SolverSettings,
+        pdd: &'a PddSettings,
+    ) -> Result<Self> {
+        let conj: Vec<Vec<C64>> = model
+            .transmit_vectors()
+            .iter()
+            .map(|v| v.iter().map(|z| z.conj()).collect())
+            .collect();
+        let target_basis = orthonormal_basis(&conj, arch.antennas, 1e-12).ok_or_else(|| {
+            IsacError::Numerical("eigendecomposition of the target subspace failed".into())
+        })?;
+        let rg = model.receive_gram(None);
+        let target_forms = fim_forms(model, &target_basis, model.scenario.power, &rg);
+        Ok(Pdd {
+            model,
+            arch,
+            settings,
+            pdd,
+            target_basis,
+            target_forms,
+            phi: arch.transformation(),
+            rng: ChaCha8Rng::seed_from_u64(pdd.seed),
+            digital_solves: 0,
+            analog_solves: 0,
+        })
+    }
+
+    fn analog(&self, f: &[C64]) -> Mat<C64> {
+        self.arch.analog(f)
+    }
+
+    /// Block (38) for the shifters `f` (module doc). `None` when the program has no
+    /// point (the SINR targets cannot be met through this `F`).
+    fn digital_step(
+        &mut self,
+        f: &[C64],
+        upsilon: &Mat<C64>,
+        rho: f64,
+    ) -> Result<Option<DigitalBlock>> {
+        let model = self.model;
+        let s = &model.scenario;
+        let power = s.power;
+        let gamma = s.min_sinr;
+        let analog = self.analog(f);
+        let eff = effective_model(model, &analog)?;
+        let mut vectors: Vec<Vec<C64>> = eff.transmit_vectors().to_vec();
+        vectors.extend(eff.user_channels.iter().cloned());
+        let basis = design_basis(&vectors, self.arch.rf_chains, s.subspace)?;
+        let dim = basis.ncols();
+        let c: Vec<Vec<C64>> = eff
+            .user_channels
+            .iter()
+            .map(|h| coordinates(&basis, h))
+            .collect();
+        let tau: Vec<f64> = c
+            .iter()
+            .map(|ck| gamma * s.noise / (power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>()))
+            .collect();
+        let mut prob = Problem::new();
+        let (rd_var, ys) = sinr_constraints(&mut prob, dim, &c, &tau, gamma, power / s.noise)?;
+        let parts = covariance_parts(&rd_var, &ys, &tau);
+        // the shift -s rho Upsilon and the free E = P B Z_E B^H, in the target basis
+        let sign = self.pdd.sign.sign();
+        let b = &self.target_basis;
+        let nb = b.ncols();
+        let shift = scaled(upsilon, -sign * rho);
+        let z_shift = scaled(&(b.adjoint() * &shift * b), 1.0 / power);
+        let mut z_vars: Vec<Affine> = Vec::new();
+        let mut z: Vec<Vec<(Affine, Affine)>> =
+            vec![vec![(Affine::zero(), Affine::zero()); nb]; nb];
+        for i in 0..nb {
+            let d = prob.scalar();
+            z[i][i] = (d.clone(), Affine::zero());
+            z_vars.push(d);
+            for j in i + 1..nb {
+                let (re, im) = (prob.scalar(), prob.scalar());
+                z[i][j] = (re.clone(), im.clone());
+                z[j][i] = (re.clone(), im.scaled(-1.0));
+                // ||Z_E||_F^2 counts each off-diagonal entry twice
+                z_vars.push(re.scaled(2f64.sqrt()));
+                z_vars.push(im.scaled(2f64.sqrt()));
+            }
+        }
+        let offset: Vec<Vec<Affine>> = (0..4)
+            .map(|i| {
+                (0..4)
+                    .map(|j| {
+                        let a = &self.target_forms[i][j];
+                        let mut e = real_trace_affine(a, &z);
+                        e.add_scaled(1.0, &Affine::constant(real_trace(a, &z_shift)));
+                        e
+                    })
+                    .collect()
+            })
+            .collect();
+        let rg = model.receive_gram(None);
+        let (mut objective, wmax) =
+            crb_program(&mut prob, &eff, &basis, power, &rg, &parts, Some(&offset))?;
+        // penalty P^2 ||Z_E||^2 / (2 rho), in the program's units (tr CRB / wmax):
+        // ||Z_E||^2 <= c t  <=>  ||(2 Z_E, t - c)|| <= t + c,  c = 2 rho wmax / P^2
+        let cpen = 2.0 * rho * wmax / (power * power);
+        let t = prob.nonneg_scalar();
+        let mut cone: Vec<Affine> = z_vars.iter().map(|x| x.scaled(2.0)).collect();
+        let mut tm = t.clone();
+        tm.add_scaled(1.0, &Affine::constant(-cpen));
+        cone.push(tm);
+        let mut tp = t.clone();
+        tp.add_scaled(1.0, &Affine::constant(cpen));
+        prob.soc(tp, &cone);
+        objective.add_scaled(1.0, &t);
+        prob.minimize(objective);
+        let sol = prob.solve(self.settings)?;
+        self.digital_solves += 1;
+        match sol.status {
+            Status::Infeasible { .. } => return Ok(None),
+            Status::Unbounded => {
+                return Err(IsacError::Numerical(
+                    "PDD block (38) reported an unbounded objective".into(),
+                ))
+            }
+            _ => {}
+        }
+        let mut zv = sol.hermitian_value(&rd_var);
+        for (y, tk) in ys.iter().zip(&tau) {
+            zv += sol.hermitian_value(y) * faer::Scale(C64::new(*tk, 0.0));
+        }
+        let rx = lift(&basis, &zv, power);
+        let w = rank_one_precoders(&sol, &ys, &tau, &c, &basis, power);
+        let rd = psd_part(&(&rx - &(&w * w.adjoint())));
+        let ze = Mat::from_fn(nb, nb, |i, j| {
+            let (re, im) = &z[i][j];
+            C64::new(sol.value(re), sol.value(im))
+        });
+        let e = scaled(&(b * &ze * b.adjoint()), power);
+        let x = &(&analog * &rx) * analog.adjoint();
+        let q = &(&x + &shift) + &e;
+        let crb = model
+            .bound(&q, None)
+            .trace()
+            .unwrap_or(f64::INFINITY);
+        Ok(Some(DigitalBlock { rx, w, rd, q, crb }))
+    }
+
+    /// `T = Q + s rho Upsilon` and `M = Phi R~_x Phi^H` of (43a).
+    fn analog_objective_data(
+        &self,
+        blk: &DigitalBlock,
+        upsilon: &Mat<C64>,
+        rho: f64,
+    ) -> (Mat<C64>, Mat<C64>) {
+        let t = &blk.q + &scaled(upsilon, self.pdd.sign.sign() * rho);
+        let m = &(&self.phi * &blk.rx) * self.phi.adjoint();
+        (t, m)
+    }
+
+    /// The Hermitian `S_k` with `f^T S_k f^* = |h~_k^T w~_k|^2 / gamma - sum_{i != k}
+    /// |h~_k^T w~_i|^2 - h~_k^T R~_d h~_k^*` for `F = diag(f) Phi` (43b).
+    fn sinr_forms(&self, blk: &DigitalBlock) -> Vec<Mat<C64>> {
+        let model = self.model;
+        let gamma = model.scenario.min_sinr;
+        let na = self.arch.antennas;
+        let pw = &self.phi * &blk.w;
+        let md = &(&self.phi * &blk.rd) * self.phi.adjoint();
+        model
+            .user_channels
+            .iter()
+            .enumerate()
+            .map(|(k, h)| {
+                let mut s = Mat::from_fn(na, na, |n, m| -(h[n] * md[(n, m)] * h[m].conj()));
+                for i in 0..pw.ncols() {
+                    let a: Vec<C64> = (0..na).map(|n| h[n] * pw[(n, i)]).collect();
+                    let weight = if i == k { 1.0 / gamma } else { -1.0 };
+                    for n in 0..na {
+                        for m in 0..na {
+                            s[(n, m)] += a[n] * a[m].conj() * weight;
+                        }
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// (40a) at the shifters `f`: `||T - M o f f^H||_F^2`.
+    fn analog_misfit(t: &Mat<C64>, m: &Mat<C64>, f: &[C64]) -> f64 {
+        let mut s = 0.0;
+        for j in 0..f.len() {
+            for i in 0..f.len() {
+                s += (t[(i, j)] - m[(i, j)] * f[i] * f[j].conj()).norm_sqr();
+            }
+        }
+        s
+    }
+
+    /// Block (40) by the SDR (43) and Gaussian randomization (module doc). Returns the
+    /// new shifters and (40a) there.
+    fn analog_step(
+        &mut self,
+        f: &[C64],
+        blk: &DigitalBlock,
+        upsilon: &Mat<C64>,
+        rho: f64,
+    ) -> Result<(Vec<C64>, f64)> {
+        let na = self.arch.antennas;
+        let noise = self.model.scenario.noise;
+        let power = self.model.scenario.power;
+        let (t, m) = self.analog_objective_data(blk, upsilon, rho);
+        let forms = self.sinr_forms(blk);
+        let current = Self::analog_misfit(&t, &m, f);
+        let floor: Vec<f64> = forms
+            .iter()
+            .map(|s| (transposed_form(f, s) - noise).min(0.0))
+            .collect();
+        // the SDR (43)
+        let mut prob = Problem::new();
+        let fd = prob.psd_hermitian(na);
+        for n in 0..na {
+            prob.eq(fd.entry(n, n)?.re, 1.0);
+        }
+        for s in &forms {
+            // sum_nm S_nm Fd_nm = Re tr(S^T Fd)
+            let st = s.transpose().to_owned();
+            prob.ge(fd.real_trace_with(&st)?.scaled(1.0 / noise), 1.0);
+        }
+        let mut residual = Vec::with_capacity(na * (na - 1));
+        let r2 = 2f64.sqrt() / power;
+        for j in 0..na {
+            for i in 0..j {
+                let e = fd.entry(i, j)?;
+                let (mr, mi) = (m[(i, j)].re, m[(i, j)].im);
+                let mut re = Affine::constant(t[(i, j)].re);
+                re.add_scaled(-mr, &e.re);
+                re.add_scaled(mi, &e.im);
+                let mut im = Affine::constant(t[(i, j)].im);
+                im.add_scaled(-mr, &e.im);
+                im.add_scaled(-mi, &e.re);
+                residual.push(re.scaled(r2));
+                residual.push(im.scaled(r2));
+            }
+        }
+        let diagonal: f64 = (0..na).map(|n| (t[(n, n)] - m[(n, n)]).norm_sqr()).sum();
+        residual.push(Affine::constant(diagonal.sqrt() / power));
+        let bound = prob.scalar();
+        prob.soc(bound.clone(), &residual);
+        prob.minimize(bound);
+        let sol = prob.solve(self.settings)?;
+        self.analog_solves += 1;
+        let mut best = (f.to_vec(), current);
+        if !matches!(sol.status, Status::Optimal { .. } | Status::Inaccurate { .. }) {
+            return Ok(best);
+        }
+        let relaxed = sol.hermitian_value(&fd);
+        let Some((vals, vecs)) = hermitian_eigen(&relaxed) else {
+            return Ok(best);
+        };
+        let phases = |xi: &[C64]| -> Vec<C64> {
+            xi.iter()
+                .map(|z| if z.norm() > 0.0 { z / z.norm() } else { C64::new(1.0, 0.0) })
+                .collect()
+        };
+        let roots: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
+        let mut candidates: Vec<Vec<C64>> =
+            vec![phases(&(0..na).map(|n| vecs[(n, na - 1)]).collect::<Vec<_>>())];
+        for _ in 0..self.pdd.randomizations {
+            let r: Vec<C64> = (0..na)
+                .map(|_| {
+                    let a: f64 = self.rng.sample(StandardNormal);
+                    let b: f64 = self.rng.sample(StandardNormal);
+                    C64::new(a, b) * std::f64::consts::FRAC_1_SQRT_2
+                })
+                .collect();
+            let xi: Vec<C64> = (0..na)
+                .map(|n| (0..na).map(|c| vecs[(n, c)] * roots[c] * r[c]).sum())
+                .collect();
+            candidates.push(phases(&xi));
+        }
+        for cand in candidates {
+            let feasible = forms
+                .iter()
+                .zip(&floor)
+                .all(|(s, fl)| transposed_form(&cand, s) - noise >= *fl);
+            if !feasible {
+                continue;
+            }
+            let g = Self::analog_misfit(&t, &m, &cand);
+            if g < best.1 {
+                best = (cand, g);
+            }
+        }
+        Ok(best)
+    }
+}
+
+/// The iterate of the outer loop.
+#[derive(Clone)]
+struct OuterState {
+    f: Vec<C64>,
+    upsilon: Mat<C64>,
+    rho: f64,
+    eta: f64,
+}
+
+/// The inner loop (lines 4-7): one step = block (38) then block (40).
+struct InnerAo<'p, 'a> {
+    pdd: &'p mut Pdd<'a>,
+    upsilon: &'p Mat<C64>,
+    rho: f64,
+    last: Option<DigitalBlock>,
+}
+
+impl IterativeAlgorithm for InnerAo<'_, '_> {
+    type State = Vec<C64>;
+
+    fn step(&mut self, f: &Vec<C64>, _k: usize) -> Result<Step<Vec<C64>>> {
+        let blk = self.pdd.digital_step(f, self.upsilon, self.rho)?.ok_or_else(|| {
+            IsacError::Numerical(
+                "PDD block (38) infeasible: the SINR targets cannot be met through this analog stage"
+                    .into(),
+            )
+        })?;
+        let (next, misfit) = self.pdd.analog_step(f, &blk, self.upsilon, self.rho)?;
+        let penalty = misfit / (2.0 * self.rho);
+        let mut step = Step::new(next, blk.crb + penalty);
+        step.metrics.push(("crb".into(), blk.crb));
+        step.metrics.push(("penalty_term".into(), penalty));
+        self.last = Some(blk);
+        Ok(step)
+    }
+}
+
+/// The outer loop (lines 2-17).
+struct Outer<'a> {
+    pdd: Pdd<'a>,
+    last: Option<DigitalBlock>,
+    inner_steps: usize,
+}
+
+impl IterativeAlgorithm for Outer<'_> {
+    type State = OuterState;
+
+    fn step(&mut self, st: &OuterState, _k: usize) -> Result<Step<OuterState>> {
+        let settings = self.pdd.pdd;
+        let (f, last, reason) = {
+            let mut inner = InnerAo {
+                pdd: &mut self.pdd,
+                upsilon: &st.upsilon,
+                rho: st.rho,
+                last: None,
+            };
+            let rule = StoppingRule {
+                max_iterations: settings.max_inner,
+                rel_tol: settings.ao_tolerance,
+                // the blocks are solved to the conic layer's accuracy
+                monotone_tol: 1e-4,
+                ..StoppingRule::default()
+            };
+            let run = iterate::run(&mut inner, st.f.clone(), f64::INFINITY, &rule);
+            self.inner_steps += run.iterations();
+            (run.state, inner.last, run.reason)
+        };
+        if let StopReason::Failed(e) = &reason {
+            if last.is_none() {
+                return Err(IsacError::Numerical(e.clone()));
+            }
+        }
+        let blk = last.ok_or_else(|| IsacError::Numerical("PDD inner loop took no step".into()))?;
+        let power = self.pdd.model.scenario.power;
+        let analog = self.pdd.analog(&f);
+        let x = &(&analog * &blk.rx) * analog.adjoint();
+        let h = &blk.q - &x;
+        let violation = max_abs(&h) / power;
+        let mut next = st.clone();
+        next.f = f;
+        let dual_update = violation * power <= st.eta;
+        if dual_update {
+            next.upsilon = &st.upsilon + &scaled(&h, 1.0 / st.rho);
+        } else {
+            next.rho = st.rho * settings.penalty_decrease;
+        }
+        next.eta = 0.9 * violation * power;
+        let al = blk.crb + frobenius_sq(&(&h + &scaled(&st.upsilon, self.pdd.pdd.sign.sign() * st.rho)))
+            / (2.0 * st.rho);
+        let mut step = Step::new(next, blk.crb);
+        step.metrics.push(("violation".into(), violation));
+        step.metrics.push(("augmented_lagrangian".into(), al));
+        step.metrics.push(("penalty".into(), st.rho));
+        step.metrics.push(("dual_update".into(), if dual_update { 1.0 } else { 0.0 }));
+        self.last = Some(blk);
+        Ok(step)
+    }
+}
+
+/// `method = "pdd"`: Algorithm 2 from the altmin design's analog stage (a feasible `F`,
+/// as line 1 asks), then the exact digital block for its final `F`; re-checked. Returned
+/// beside: the fully digital design (the bound).
+pub fn pdd_design(
+    model: &NearfieldModel,
+    arch: PartiallyConnected,
+    max_fit_iterations: usize,
+    pdd: &PddSettings,
+    settings: &SolverSettings,
+) -> Result<(HybridDesign, DigitalDesign)> {
+    let started = Instant::now();
+    let (start, fd) = altmin_design(model, arch, max_fit_iterations, settings)?;
+    let start_crb = start.bound.as_ref().and_then(|b| b.trace());
+    let (true, Some(crb0)) = (start.status.has_checked_design(), start_crb) else {
+        // no feasible analog stage to start from (or an infeasible problem): the start's
+        // status stands
+        let mut d = start;
+        if !matches!(d.status, DesignStatus::Infeasible { .. }) {
+            d.status = DesignStatus::inaccurate(
+                format!(
+                    "PDD needs a feasible analog start (line 1); the altmin start has none: {}",
+                    d.status.detail().unwrap_or(d.status.as_str())
+                ),
+                None,
+            );
+        }
+        return Ok((d, fd));
+    };
+    let power = model.scenario.power;
+    let na = arch.antennas;
+    let mut outer = Outer {
+        pdd: Pdd::new(model, arch, settings, pdd)?,
+        last: None,
+        inner_steps: 0,
+    };
+    let state = OuterState {
+        f: arch.shifters(&start.analog),
+        upsilon: Mat::zeros(na, na),
+        rho: pdd.penalty_start * power * power / crb0,
+        // the first outer iteration updates the dual unless its violation exceeds P
+        eta: power,
+    };
+    let rule = StoppingRule {
+        max_iterations: pdd.max_outer,
+        objective_test: false,
+        monotone: false,
+        rules: vec![Rule::converged(
+            "constraint violation below epsilon_PDD",
+            Criterion::Below("violation", pdd.pdd_tolerance),
+        )],
+        ..StoppingRule::default()
+    };
+    let run = iterate::run(&mut outer, state, crb0, &rule);
+    let analog = arch.analog(&run.state.f);
+    let mut d = digital_for_analog(model, arch, &analog, settings)?;
+    let outer_iterations = run.iterations();
+    if d.status.has_checked_design() {
+        let ratio = d
+            .bound
+            .as_ref()
+            .and_then(|b| b.trace())
+            .zip(digital_bound(&fd))
+            .map(|(a, b)| a / b);
+        d.status = DesignStatus::solved(format!(
+            "PDD (Algorithm 2): {outer_iterations} outer / {} inner iterations, {} ({} + {} conic programs); digital block optimal for the final F; tr CRB {:.4} x the fully digital bound",
+            outer.inner_steps,
+            run.reason,
+            outer.pdd.digital_solves,
+            outer.pdd.analog_solves,
+            ratio.unwrap_or(f64::NAN)
+        ));
+    } else if !matches!(d.status, DesignStatus::Infeasible { .. }) {
+        d.status = DesignStatus::inaccurate(
+            format!(
+                "PDD ended at an analog stage without a feasible digital block ({}): {}",
+                run.reason,
+                d.status.detail().unwrap_or(d.status.as_str())
+            ),
+            None,
+        );
+    }
+    d.iterations = outer_iterations;
+    d.history = run.history;
+    d.seconds = started.elapsed().as_secs_f64();
+    Ok((d, fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systems::nearfield::NearfieldScenario;
+
+    fn model(na: usize, nrf: usize, gamma_db: f64, seed: u64) -> NearfieldModel {
+        let s = NearfieldScenario::from_toml_str(&format!(
+            "system = \"nearfield\"\narchitecture = \"hybrid\"\nmt_antennas = {na}\nat_antennas = 4\nrf_chains = {nrf}\nusers = 2\nmin_sinr_db = {gamma_db}\nseed = {seed}\n"
+        ))
+        .unwrap();
+        NearfieldModel::new(s).unwrap()
+    }
+
+    /// The SINR forms `S_k` of (43b) equal the SINR terms of the lifted design.
+    #[test]
+    fn sinr_forms_match_the_lifted_sinrs() {
+        let m = model(16, 4, 5.0, 3);
+        let arch = PartiallyConnected::new(16, 4).unwrap();
+        let settings = SolverSettings::default();
+        let pdd_settings = PddSettings::default();
+        let mut p = Pdd::new(&m, arch, &settings, &pdd_settings).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let f: Vec<C64> = (0..16)
+            .map(|_| C64::from_polar(1.0, rng.gen::<f64>() * 6.283))
+            .collect();
+        let blk = p
+            .digital_step(&f, &Mat::zeros(16, 16), 1.0)
+            .unwrap()
+            .unwrap();
+        let forms = p.sinr_forms(&blk);
+        let analog = arch.analog(&f);
+        let w = &analog * &blk.w;
+        let rd = &(&analog * &blk.rd) * analog.adjoint();
+        let sinr = m.downlink_sinr(&w, &rd);
+        let gamma = m.scenario.min_sinr;
+        for (k, s) in forms.iter().enumerate() {
+            // f^T S f^* = signal/gamma - interference - probing; SINR = signal/(interference+probing+noise)
+            let h = &m.user_channels[k];
+            let signal: f64 = (0..16)
+                .map(|n| h[n] * w[(n, k)])
+                .sum::<C64>()
+                .norm_sqr();
+            let lhs = transposed_form(&f, s);
+            let rest = signal / sinr[k] - m.scenario.noise; // interference + probing
+            let want = signal / gamma - rest;
+            assert!(
+                (lhs - want).abs() <= 1e-9 * signal.abs().max(rest.abs()),
+                "user {k}: {lhs} vs {want}"
+            );
+        }
+    }
+}
