@@ -174,7 +174,10 @@ fn the_far_field_baseline_is_judged_on_the_true_channels() {
         let m = model(&format!(
             "mode = \"downlink\"\nmt_antennas = 32\nrf_chains = 8\nusers = 4\nseed = {seed}"
         ));
-        let (d, fd) = far_field_design(&m, arch, 200, &settings).unwrap();
+        let altmin = |x: &isac::systems::nearfield::NearfieldModel| {
+            isac::systems::nearfield::hybrid::altmin_design(x, arch, 200, &settings)
+        };
+        let (d, fd) = far_field_design(&m, altmin, &settings).unwrap();
         let (Some(w), Some(rd), Some(rx)) =
             (&d.precoders, &d.sensing_covariance, &d.transmit_covariance)
         else {

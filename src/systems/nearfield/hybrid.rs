@@ -407,8 +407,7 @@ pub fn altmin_design(
 /// fully digital bound of the true model.
 pub fn far_field_design(
     model: &NearfieldModel,
-    arch: PartiallyConnected,
-    max_iterations: usize,
+    design: impl Fn(&NearfieldModel) -> Result<(HybridDesign, DigitalDesign)>,
     settings: &SolverSettings,
 ) -> Result<(HybridDesign, DigitalDesign)> {
     let started = Instant::now();
@@ -421,7 +420,7 @@ pub fn far_field_design(
     let mut far = model.clone();
     far.user_channels = far_channels;
     far.far_user_channels = None;
-    let (mut d, _) = altmin_design(&far, arch, max_iterations, settings)?;
+    let (mut d, _) = design(&far)?;
     let bound = fully_digital(model, settings)?;
     if let (true, Some(w), Some(rd)) = (
         d.status.has_checked_design(),

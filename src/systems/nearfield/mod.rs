@@ -55,8 +55,7 @@ pub fn solve_design(
             let design = fully_digital(&model, &settings)?;
             Ok((model, design, None))
         }
-        Architecture::Hybrid(HybridMethod::AltMin)
-        | Architecture::FarField(HybridMethod::AltMin) => {
+        Architecture::Hybrid(method) | Architecture::FarField(method) => {
             let s = &model.scenario;
             let arch = crate::physics::hybrid::PartiallyConnected::new(s.mt.elements, s.rf_chains)
                 .ok_or_else(|| {
@@ -65,11 +64,17 @@ pub fn solve_design(
                         "N_a must be a multiple of N_RF (at most N_a)",
                     )
                 })?;
-            let (h, fd) = match s.architecture {
-                Architecture::FarField(_) => {
-                    hybrid::far_field_design(&model, arch, s.analog_iterations, &settings)?
+            let design = |m: &NearfieldModel| match method {
+                HybridMethod::AltMin => {
+                    hybrid::altmin_design(m, arch, s.analog_iterations, &settings)
                 }
-                _ => hybrid::altmin_design(&model, arch, s.analog_iterations, &settings)?,
+                HybridMethod::Pdd | HybridMethod::PddManifold => {
+                    pdd::pdd_design(m, arch, s.analog_iterations, &s.pdd, &settings)
+                }
+            };
+            let (h, fd) = match s.architecture {
+                Architecture::FarField(_) => hybrid::far_field_design(&model, design, &settings)?,
+                _ => design(&model)?,
             };
             let view = h.antenna_view();
             Ok((
@@ -87,7 +92,12 @@ pub fn solve_design(
 /// The hybrid design's own fields: the factors in the RF domain (`analog` = `F`,
 /// `digital` = `W~`, `sensing_covariance` = `R~_d`, so that `W = F W~` and
 /// `R_d = F R~_d F^H`), the fully digital bound and the analog stage's history.
-pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, architecture: &str, full: bool) {
+pub fn insert_hybrid(
+    m: &mut Metrics,
+    h: &HybridSolution,
+    architecture: Architecture,
+    full: bool,
+) {
     let d = &h.design;
     let hy = d.bound.as_ref().and_then(|b| b.trace());
     let lb = hybrid::digital_bound(&h.fully_digital);
@@ -99,8 +109,12 @@ pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, architecture: &str, fu
     m.insert("iterations".into(), json!(d.iterations));
     m.insert("structure_violation".into(), number(d.structure.worst()));
     if full {
-        m.insert("architecture".into(), json!(architecture));
-        m.insert("method".into(), json!("altmin"));
+        let method = match architecture {
+            Architecture::Hybrid(x) | Architecture::FarField(x) => x.as_str(),
+            Architecture::Digital => "digital",
+        };
+        m.insert("architecture".into(), json!(architecture.as_str()));
+        m.insert("method".into(), json!(method));
         let ok = d.status.has_checked_design();
         insert_complex(m, "analog", ok.then_some(&d.analog));
         insert_complex(m, "digital", d.digital.digital.as_ref().filter(|_| ok));
@@ -114,7 +128,16 @@ pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, architecture: &str, fu
             json!(d
                 .history
                 .iter()
-                .map(|r| json!({"iteration": r.iteration, "objective": number(r.objective)}))
+                .map(|r| {
+                    let mut row = Metrics::new();
+                    row.insert("iteration".into(), json!(r.iteration));
+                    row.insert("objective".into(), number(r.objective));
+                    // PDD: the constraint violation ||Q - F R~_x F^H||_inf / P (Fig. 2)
+                    if let Some(v) = r.metric("violation") {
+                        row.insert("constraint_violation".into(), number(v));
+                    }
+                    json!(row)
+                })
                 .collect::<Vec<_>>()),
         );
     }
@@ -357,7 +380,7 @@ impl System for NearfieldSystem {
         let mut json = design_json(&model, &design);
         let mut summary = summary_lines(&model, &design);
         if let (Some(h), Value::Object(m)) = (&hybrid, &mut json) {
-            insert_hybrid(m, h, model.scenario.architecture.as_str(), true);
+            insert_hybrid(m, h, model.scenario.architecture, true);
             if let Some(r) = m.get("crb_ratio_to_digital").and_then(Value::as_f64) {
                 summary.push(format!(
                     "  hybrid (N_RF = {}): tr CRB {:.4} x the fully digital bound; analog fit {} iterations",
@@ -396,7 +419,7 @@ impl InstanceSolver for NearfieldSystem {
         let (model, design, hybrid) = solve_design(instance)?;
         let mut m = metrics(&model, &design);
         if let Some(h) = &hybrid {
-            insert_hybrid(&mut m, h, model.scenario.architecture.as_str(), false);
+            insert_hybrid(&mut m, h, model.scenario.architecture, false);
         }
         if model.scenario.trials > 0 {
             insert_positioning(&mut m, positioning(&model, &design)?.as_ref());

@@ -97,10 +97,21 @@ impl PenaltySign {
     }
 }
 
+/// How block (40) is solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalogStep {
+    /// The paper's SDR (43) with Gaussian randomization (`method = "pdd"`).
+    Sdr,
+    /// Projected gradient descent on the phases of `F` (`method = "pdd-manifold"`):
+    /// every step keeps unit modulus and the SINRs of (26c) exactly (module doc).
+    Manifold,
+}
+
 /// The parameters of Algorithm 2 (the paper fixes only the two tolerances).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PddSettings {
     pub sign: PenaltySign,
+    pub analog_step: AnalogStep,
     /// `rho_0 = penalty_start P^2 / tr CRB(start)`: the penalty of a violation of the
     /// order of the budget `P` is then `tr CRB / (2 penalty_start)`.
     pub penalty_start: f64,
@@ -121,6 +132,7 @@ impl Default for PddSettings {
     fn default() -> Self {
         PddSettings {
             sign: PenaltySign::Consistent,
+            analog_step: AnalogStep::Sdr,
             penalty_start: 1.0,
             penalty_decrease: 0.5,
             ao_tolerance: 1e-3,
@@ -522,6 +534,226 @@ impl<'a> Pdd<'a> {
     }
 }
 
+/// `d/dphi_n` of a real function of `f` with Wirtinger gradient `g = d/df^*` at
+/// `f_n = exp(j phi_n)`: `2 Re(conj(g_n) j f_n)`.
+fn phase_gradient(f: &[C64], g: &[C64]) -> Vec<f64> {
+    f.iter()
+        .zip(g)
+        .map(|(fi, gi)| 2.0 * (gi.conj() * C64::new(0.0, 1.0) * fi).re)
+        .collect()
+}
+
+/// The phase gradient of (40a), `||T - M o f f^H||_F^2`: `d/df^* = -2 (R o conj M) f`,
+/// `R = T - M o f f^H` (`T`, `M` Hermitian).
+fn misfit_phase_gradient(t: &Mat<C64>, m: &Mat<C64>, f: &[C64]) -> Vec<f64> {
+    let n = f.len();
+    let g: Vec<C64> = (0..n)
+        .map(|i| {
+            let mut acc = C64::new(0.0, 0.0);
+            for b in 0..n {
+                let r = t[(i, b)] - m[(i, b)] * f[i] * f[b].conj();
+                acc += r * m[(i, b)].conj() * f[b];
+            }
+            acc * -2.0
+        })
+        .collect();
+    phase_gradient(f, &g)
+}
+
+/// The phase gradient of `f^T S f^*`: `d/df^* = S^T f`.
+fn form_phase_gradient(s: &Mat<C64>, f: &[C64]) -> Vec<f64> {
+    let n = f.len();
+    let g: Vec<C64> = (0..n)
+        .map(|i| (0..n).map(|a| f[a] * s[(a, i)]).sum())
+        .collect();
+    phase_gradient(f, &g)
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The projection of `d0` onto the cone `{d : a_k . d >= 0}` (few rows): the KKT point
+/// among the subsets of rows taken as active (`d = d0 + sum lambda_k a_k`,
+/// `lambda >= 0`), the nearest one that satisfies every row.
+fn project_on_cone(d0: &[f64], rows: &[Vec<f64>]) -> Vec<f64> {
+    if rows.iter().all(|a| dot(a, d0) >= 0.0) {
+        return d0.to_vec();
+    }
+    let r = rows.len();
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for mask in 1u32..(1 << r) {
+        let act: Vec<usize> = (0..r).filter(|k| mask & (1 << k) != 0).collect();
+        let p = act.len();
+        let gram = Mat::from_fn(p, p, |i, j| dot(&rows[act[i]], &rows[act[j]]));
+        let rhs = Mat::from_fn(p, 1, |i, _| -dot(&rows[act[i]], d0));
+        let Some(inv) = crate::linalg::spd_inverse(&gram) else {
+            continue;
+        };
+        let lambda = &inv * &rhs;
+        if (0..p).any(|i| lambda[(i, 0)] < 0.0) {
+            continue;
+        }
+        let mut d = d0.to_vec();
+        for (i, &k) in act.iter().enumerate() {
+            for (dn, an) in d.iter_mut().zip(&rows[k]) {
+                *dn += lambda[(i, 0)] * an;
+            }
+        }
+        let scale = dot(d0, d0).max(1e-300).sqrt();
+        if rows.iter().any(|a| dot(a, &d) < -1e-10 * scale * dot(a, a).sqrt()) {
+            continue;
+        }
+        let dist: f64 = d.iter().zip(d0).map(|(x, y)| (x - y).powi(2)).sum();
+        if best.as_ref().map_or(true, |(b, _)| dist < *b) {
+            best = Some((dist, d));
+        }
+    }
+    best.map(|(_, d)| d).unwrap_or_else(|| vec![0.0; d0.len()])
+}
+
+/// Block (40) as a descent on the phases: minimise (40a) over unit-modulus `f` with every
+/// SINR form at least its target (the current `f` is feasible). A step projects the
+/// negative phase gradient on the cone of directions that do not decrease the SINR forms
+/// within 1 % of their targets, and backtracks (Armijo) until (40a) decreases and every
+/// SINR form still meets its target exactly; it stops when no step is found or (40a)
+/// changes by less than 1e-9 relative.
+struct PhaseDescent<'d> {
+    t: &'d Mat<C64>,
+    m: &'d Mat<C64>,
+    forms: &'d [Mat<C64>],
+    targets: Vec<f64>,
+    /// The last accepted step length (rad per unit gradient).
+    step: f64,
+}
+
+impl PhaseDescent<'_> {
+    fn feasible(&self, f: &[C64]) -> bool {
+        self.forms
+            .iter()
+            .zip(&self.targets)
+            .all(|(s, t)| transposed_form(f, s) >= *t)
+    }
+}
+
+impl PhaseDescent<'_> {
+    /// Moves `f` back onto the SINR targets it misses after a step (a step along the
+    /// projected gradient keeps them to first order only): up to five minimum-norm
+    /// Gauss-Newton corrections of the phases, `delta = A^T (A A^T)^{-1} v`, `A` the phase
+    /// gradients of the missed forms and `v` their shortfalls (aimed 1e-9 above target).
+    fn restore(&self, mut f: Vec<C64>) -> Vec<C64> {
+        for _ in 0..5 {
+            let missed: Vec<(Vec<f64>, f64)> = self
+                .forms
+                .iter()
+                .zip(&self.targets)
+                .filter_map(|(s, t)| {
+                    let v = t + 1e-9 * t.abs() - transposed_form(&f, s);
+                    (v > 0.0).then(|| (form_phase_gradient(s, &f), v))
+                })
+                .collect();
+            if missed.is_empty() {
+                break;
+            }
+            let p = missed.len();
+            let gram = Mat::from_fn(p, p, |i, j| dot(&missed[i].0, &missed[j].0));
+            let Some(inv) = crate::linalg::spd_inverse(&gram) else {
+                break;
+            };
+            let lambda = &inv * &Mat::from_fn(p, 1, |i, _| missed[i].1);
+            for (n, fnn) in f.iter_mut().enumerate() {
+                let delta: f64 = (0..p).map(|i| lambda[(i, 0)] * missed[i].0[n]).sum();
+                *fnn *= C64::from_polar(1.0, delta);
+            }
+        }
+        f
+    }
+}
+
+impl IterativeAlgorithm for PhaseDescent<'_> {
+    type State = Vec<C64>;
+
+    fn step(&mut self, f: &Vec<C64>, _k: usize) -> Result<Step<Vec<C64>>> {
+        let g0 = Pdd::analog_misfit(self.t, self.m, f);
+        let grad = misfit_phase_gradient(self.t, self.m, f);
+        let d0: Vec<f64> = grad.iter().map(|x| -x).collect();
+        let rows: Vec<Vec<f64>> = self
+            .forms
+            .iter()
+            .zip(&self.targets)
+            .filter(|(s, t)| transposed_form(f, s) - **t <= 0.01 * t.abs())
+            .map(|(s, _)| form_phase_gradient(s, f))
+            .collect();
+        let d = project_on_cone(&d0, &rows);
+        let dd = dot(&d, &d);
+        let mut step = Step::new(f.clone(), g0);
+        if !(dd > 0.0) {
+            step.metrics.push(("step".into(), 0.0));
+            return Ok(step);
+        }
+        let dmax = d.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        // at most pi/4 per phase and step
+        let mut t = (2.0 * self.step).min(std::f64::consts::FRAC_PI_4 / dmax);
+        for _ in 0..60 {
+            let cand: Vec<C64> = f
+                .iter()
+                .zip(&d)
+                .map(|(fi, di)| fi * C64::from_polar(1.0, t * di))
+                .collect();
+            let cand = self.restore(cand);
+            let g = Pdd::analog_misfit(self.t, self.m, &cand);
+            if g <= g0 - 1e-4 * t * dd && self.feasible(&cand) {
+                self.step = t;
+                let mut step = Step::new(cand, g);
+                step.metrics.push(("step".into(), t));
+                return Ok(step);
+            }
+            t *= 0.5;
+        }
+        step.metrics.push(("step".into(), 0.0));
+        Ok(step)
+    }
+}
+
+impl Pdd<'_> {
+    /// Block (40) by [`PhaseDescent`] from the current `f` (`method = "pdd-manifold"`).
+    fn analog_step_manifold(
+        &mut self,
+        f: &[C64],
+        blk: &DigitalBlock,
+        upsilon: &Mat<C64>,
+        rho: f64,
+    ) -> Result<(Vec<C64>, f64)> {
+        let noise = self.model.scenario.noise;
+        let (t, m) = self.analog_objective_data(blk, upsilon, rho);
+        let forms = self.sinr_forms(blk);
+        let targets: Vec<f64> = forms
+            .iter()
+            .map(|s| noise + (transposed_form(f, s) - noise).min(0.0))
+            .collect();
+        let current = Pdd::analog_misfit(&t, &m, f);
+        let mut descent = PhaseDescent {
+            t: &t,
+            m: &m,
+            forms: &forms,
+            targets,
+            step: 1e-3,
+        };
+        let rule = StoppingRule {
+            max_iterations: 200,
+            rel_tol: 1e-9,
+            rules: vec![Rule::stalled(
+                "no descent step keeps the SINRs",
+                Criterion::AtMost("step", 0.0),
+            )],
+            ..StoppingRule::default()
+        };
+        let run = iterate::run(&mut descent, f.to_vec(), current, &rule);
+        self.analog_solves += 1;
+        Ok((run.state, run.objective))
+    }
+}
+
 /// The iterate of the outer loop.
 #[derive(Clone)]
 struct OuterState {
@@ -549,7 +781,10 @@ impl IterativeAlgorithm for InnerAo<'_, '_> {
                     .into(),
             )
         })?;
-        let (next, misfit) = self.pdd.analog_step(f, &blk, self.upsilon, self.rho)?;
+        let (next, misfit) = match self.pdd.pdd.analog_step {
+            AnalogStep::Sdr => self.pdd.analog_step(f, &blk, self.upsilon, self.rho)?,
+            AnalogStep::Manifold => self.pdd.analog_step_manifold(f, &blk, self.upsilon, self.rho)?,
+        };
         let penalty = misfit / (2.0 * self.rho);
         let mut step = Step::new(next, blk.crb + penalty);
         step.metrics.push(("crb".into(), blk.crb));

@@ -8,6 +8,8 @@ use crate::physics::wavefront::{LinearArray, Wavefront};
 use crate::C64;
 use toml::Table;
 
+pub use super::pdd::{AnalogStep, PddSettings, PenaltySign};
+
 /// Every key a `nearfield` instance may hold.
 pub const KEYS: &[&str] = &[
     "system",
@@ -15,6 +17,14 @@ pub const KEYS: &[&str] = &[
     "architecture",
     "method",
     "analog_iterations",
+    "randomizations",
+    "penalty_sign",
+    "penalty_start",
+    "penalty_decrease",
+    "ao_tolerance",
+    "pdd_tolerance",
+    "outer_iterations",
+    "inner_iterations",
     "mt_antennas",
     "at_antennas",
     "rf_chains",
@@ -92,7 +102,33 @@ pub enum HybridMethod {
     /// The analog stage fitted to the fully digital optimum, then the exact digital block
     /// (`src/systems/nearfield/hybrid.rs`).
     AltMin,
+    /// The paper's Algorithm 2, PDD double loop (`src/systems/nearfield/pdd.rs`).
+    Pdd,
+    /// Algorithm 2 with block (40) by descent on the phases instead of the SDR.
+    PddManifold,
 }
+
+impl HybridMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HybridMethod::AltMin => "altmin",
+            HybridMethod::Pdd => "pdd",
+            HybridMethod::PddManifold => "pdd-manifold",
+        }
+    }
+}
+
+/// The keys of Algorithm 2 only (`method = "pdd"`).
+const PDD_KEYS: &[&str] = &[
+    "randomizations",
+    "penalty_sign",
+    "penalty_start",
+    "penalty_decrease",
+    "ao_tolerance",
+    "pdd_tolerance",
+    "outer_iterations",
+    "inner_iterations",
+];
 
 /// How the sensing gain `beta_s` of (8) is obtained.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,11 +206,60 @@ pub struct NearfieldScenario {
     pub estimator_grid: usize,
     /// Cap on the analog stage's iterations (hybrid designs).
     pub analog_iterations: usize,
+    /// The parameters of Algorithm 2 (`method = "pdd"`; `seed` is the scenario's).
+    pub pdd: PddSettings,
 }
 
 fn wavefront(i: &Input, key: &str, allowed: &[&str], default: &str) -> Result<Wavefront> {
     let s = i.choice_or(key, allowed, default)?;
     Wavefront::parse(&s).ok_or_else(|| IsacError::input(key, "unknown wavefront"))
+}
+
+/// The PDD keys; each is bad input unless `method = "pdd"`.
+fn pdd_settings(i: &Input, architecture: Architecture) -> Result<PddSettings> {
+    let method = match architecture {
+        Architecture::Hybrid(m) | Architecture::FarField(m) => Some(m),
+        Architecture::Digital => None,
+    };
+    let pdd = matches!(method, Some(HybridMethod::Pdd | HybridMethod::PddManifold));
+    if !pdd {
+        if let Some(k) = PDD_KEYS.iter().find(|k| i.has(k)) {
+            return Err(IsacError::input(
+                *k,
+                "applies to method = \"pdd\" or \"pdd-manifold\" only (Algorithm 2, a hybrid or far architecture)",
+            ));
+        }
+    }
+    let d = PddSettings::default();
+    Ok(PddSettings {
+        sign: match i
+            .choice_or("penalty_sign", &["consistent", "printed"], "consistent")?
+            .as_str()
+        {
+            "printed" => PenaltySign::Printed,
+            _ => PenaltySign::Consistent,
+        },
+        analog_step: if method == Some(HybridMethod::PddManifold) {
+            AnalogStep::Manifold
+        } else {
+            AnalogStep::Sdr
+        },
+        penalty_start: i.f64_in_or("penalty_start", 1e-6, 1e6, d.penalty_start)?,
+        penalty_decrease: i.f64_in_or("penalty_decrease", 0.01, 0.99, d.penalty_decrease)?,
+        ao_tolerance: i.f64_in_or("ao_tolerance", 1e-12, 1.0, d.ao_tolerance)?,
+        pdd_tolerance: i.f64_in_or("pdd_tolerance", 1e-12, 1.0, d.pdd_tolerance)?,
+        max_outer: i.usize_in_or("outer_iterations", 1, 10_000, d.max_outer)?,
+        max_inner: i.usize_in_or("inner_iterations", 1, 10_000, d.max_inner)?,
+        randomizations: if method == Some(HybridMethod::PddManifold) && i.has("randomizations") {
+            return Err(IsacError::input(
+                "randomizations",
+                "applies to method = \"pdd\" only (the SDR's Gaussian randomization); \"pdd-manifold\" has none",
+            ));
+        } else {
+            i.usize_in_or("randomizations", 0, 1_000_000, d.randomizations)?
+        },
+        seed: i.u64_or("seed", 1)?,
+    })
 }
 
 impl NearfieldScenario {
@@ -212,14 +297,12 @@ impl NearfieldScenario {
                 }
                 let method =
                     match i
-                        .choice_or("method", &["altmin", "pdd"], "altmin")?
+                        .choice_or("method", &["altmin", "pdd", "pdd-manifold"], "altmin")?
                         .as_str()
                     {
                         "altmin" => HybridMethod::AltMin,
-                        _ => return Err(IsacError::input(
-                            "method",
-                            "\"pdd\" (Algorithm 2) is not implemented yet; allowed now: \"altmin\"",
-                        )),
+                        "pdd-manifold" => HybridMethod::PddManifold,
+                        _ => HybridMethod::Pdd,
                     };
                 if other == "far" {
                     Architecture::FarField(method)
@@ -360,6 +443,7 @@ impl NearfieldScenario {
             trials: i.usize_in_or("trials", 0, 1_000_000, 0)?,
             estimator_grid: i.usize_in_or("estimator_grid", 16, 1_000_000, 2048)?,
             analog_iterations: i.usize_in_or("analog_iterations", 1, 100_000, 200)?,
+            pdd: pdd_settings(&i, architecture)?,
         })
     }
 
