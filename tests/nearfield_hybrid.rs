@@ -239,3 +239,78 @@ fn the_bound_is_the_program_optimum_when_the_digital_design_needed_a_margin() {
     );
     eprintln!("hybrid {hy:.6e}, fully digital design {design_crb:.6e}, program optimum {lb:.6e}");
 }
+
+/// Algorithm 2 (`method = "pdd"`, SDR block (40)) and its phase-descent variant
+/// (`"pdd-manifold"`) on random seeded instances: every returned design is re-checked here
+/// from its matrices alone (unit modulus and block structure of `F`, power, the SINRs on
+/// the true channels, the CRB of `F R~_x F^H`), never below the fully digital bound; the
+/// inner loop's augmented Lagrangian never increases; the outer violation ends below
+/// epsilon_PDD or the iteration cap is reported.
+#[test]
+fn pdd_designs_pass_the_recheck_and_respect_the_bound() {
+    use isac::systems::nearfield::pdd::{pdd_design, AnalogStep, PddSettings};
+    let settings = design_settings();
+    let arch = PartiallyConnected::new(16, 4).unwrap();
+    let mut checked = 0;
+    for seed in 1..=3u64 {
+        let m = model(&format!(
+            "mode = \"downlink\"\nmt_antennas = 16\nat_antennas = 4\nrf_chains = 4\nusers = 2\nmin_sinr_db = 5\nseed = {seed}"
+        ));
+        let s = &m.scenario;
+        for step in [AnalogStep::Sdr, AnalogStep::Manifold] {
+            let pdd = PddSettings {
+                analog_step: step,
+                max_outer: 15,
+                randomizations: 30,
+                seed,
+                ..PddSettings::default()
+            };
+            let (d, fd) = pdd_design(&m, arch, 200, &pdd, &settings).unwrap();
+            if !d.status.has_checked_design() {
+                eprintln!("seed {seed} {step:?}: {:?}", d.status);
+                continue;
+            }
+            // F of (1): unit-modulus shifters / sqrt(M) on the block diagonal, zero elsewhere
+            let f = &d.analog;
+            let sub = 16 / 4;
+            for i in 0..16 {
+                for l in 0..4 {
+                    let z = f[(i, l)].norm() * (sub as f64).sqrt();
+                    if i / sub == l {
+                        assert!((z - 1.0).abs() < 1e-12, "seed {seed}: |F_{i}{l}| sqrt(M) = {z}");
+                    } else {
+                        assert_eq!(z, 0.0, "seed {seed}: F_{i}{l} off the block");
+                    }
+                }
+            }
+            let w = f * d.digital.digital.as_ref().unwrap();
+            let rd_rf = d.digital.sensing_covariance.as_ref().unwrap();
+            let rd = &(f * rd_rf) * f.adjoint();
+            let rx = &(&w * w.adjoint()) + &rd;
+            let power: f64 = (0..16).map(|n| rx[(n, n)].re).sum();
+            assert!(power <= s.power * (1.0 + 1e-4), "seed {seed}: power {power}");
+            for (k, g) in m.downlink_sinr(&w, &rd).iter().enumerate() {
+                assert!(*g >= s.min_sinr * (1.0 - 1e-4), "seed {seed}: user {k} SINR {g}");
+            }
+            let crb = m.bound(&rx, None).trace().unwrap();
+            let reported = d.bound.as_ref().unwrap().trace().unwrap();
+            assert!(rel(crb, reported) < 1e-9, "seed {seed}: {crb} vs {reported}");
+            let lb = isac::systems::nearfield::hybrid::digital_bound(&fd).unwrap();
+            assert!(crb >= lb * (1.0 - 1e-6), "seed {seed}: {crb} below the bound {lb}");
+            let last = d.history.last().unwrap();
+            assert_eq!(last.metric("inner_non_monotone_steps"), Some(0.0), "seed {seed}");
+            assert!(
+                last.metric("violation").unwrap() < 1e-4 || d.iterations == 15,
+                "seed {seed}: stopped early at violation {:?}",
+                last.metric("violation")
+            );
+            eprintln!(
+                "seed {seed} {step:?}: tr CRB / fully digital = {:.4}, {} outer iterations",
+                crb / lb,
+                d.iterations
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} designs");
+}
