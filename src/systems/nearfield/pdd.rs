@@ -614,7 +614,7 @@ fn project_on_cone(d0: &[f64], rows: &[Vec<f64>]) -> Vec<f64> {
             continue;
         }
         let dist: f64 = d.iter().zip(d0).map(|(x, y)| (x - y).powi(2)).sum();
-        if best.as_ref().map_or(true, |(b, _)| dist < *b) {
+        if best.as_ref().is_none_or(|(b, _)| dist < *b) {
             best = Some((dist, d));
         }
     }
@@ -797,6 +797,7 @@ impl IterativeAlgorithm for InnerAo<'_, '_> {
         let penalty = misfit / (2.0 * self.rho);
         let mut step = Step::new(next, blk.crb + penalty);
         step.metrics.push(("crb".into(), blk.crb));
+        step.metrics.push(("block38_value".into(), blk.program_value));
         step.metrics.push(("penalty_term".into(), penalty));
         self.last = Some(blk);
         Ok(step)
@@ -1126,7 +1127,7 @@ mod tests {
         let mut p = Pdd::new(&m, arch, &settings, &pdd_settings).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let f: Vec<C64> = (0..16)
-            .map(|_| C64::from_polar(1.0, rng.gen::<f64>() * 6.283))
+            .map(|_| C64::from_polar(1.0, rng.gen::<f64>() * std::f64::consts::TAU))
             .collect();
         let blk = p
             .digital_step(&f, &Mat::zeros(16, 16), 1.0)
