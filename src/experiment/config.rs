@@ -68,6 +68,10 @@ pub struct PlotSpec {
     /// dashed + triangles, dotted + squares, long-dashed + crosses), the other keys picking
     /// the colour: "scheme by style, K by colour" instead of one colour per line.
     pub markers_by: Option<String>,
+    /// A convergence plot (`history = true`): `x` is `"iteration"`, each `y` a field of
+    /// the designs' history records (the `history` metric, also written to
+    /// `history.csv`), one line per point, averaged over its repetitions per iteration.
+    pub history: bool,
 }
 
 impl PlotSpec {
@@ -360,6 +364,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             "value_names",
             "only",
             "along",
+            "history",
             "x_range",
             "y_range",
             "markers_by",
@@ -477,6 +482,13 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             );
         }
     }
+    let history = opt_bool(t, label, "history")?;
+    if history && x != "iteration" {
+        return err(
+            format!("{label}.x"),
+            "a history plot (history = true) has x = \"iteration\"",
+        );
+    }
     let name = opt_str(t, label, "name")?;
     if let Some(n) = &name {
         if n.is_empty() || n.contains(['/', '\\']) || n.starts_with('.') {
@@ -503,6 +515,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         value_names,
         only,
         along: opt_str(t, label, "along")?,
+        history,
         all_rows: match opt_str(t, label, "rows")?.as_deref() {
             None | Some("feasible") => false,
             Some("all") => true,

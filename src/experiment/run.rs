@@ -392,6 +392,11 @@ fn run_in_pool(
     let csv_path = folder.join("results.csv");
     write_atomic(&csv_path, &results_csv(config, &points, &rows))?;
     files.push(csv_path);
+    if let Some(text) = history_csv(config, &points, &rows) {
+        let path = folder.join("history.csv");
+        write_atomic(&path, &text)?;
+        files.push(path);
+    }
     for spec in &config.plots {
         let (style, series) = plot_series(config, spec, &points, &rows);
         if !options.quiet
@@ -489,12 +494,25 @@ fn json_cell(v: &Json) -> String {
     }
 }
 
+/// The metric holding an iterative design's convergence history (a list of records, one
+/// per iteration): not a column of `results.csv` but the rows of `history.csv`.
+pub const HISTORY: &str = "history";
+
+/// The history records of a row (empty when it has none).
+fn history_records(r: &Row) -> &[Json] {
+    r.metrics
+        .get(HISTORY)
+        .and_then(Json::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
 /// Metric columns: "status" first, then by first appearance, "error" last.
 fn metric_columns(rows: &[Row]) -> Vec<String> {
     let mut cols: Vec<String> = vec![];
     for r in rows {
         for k in r.metrics.keys() {
-            if !cols.contains(k) {
+            if k != HISTORY && !cols.contains(k) {
                 cols.push(k.clone());
             }
         }
@@ -555,6 +573,69 @@ pub fn results_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
         out.push('\n');
     }
     out
+}
+
+/// The convergence histories, one line per (point, repetition, iteration): `None` when
+/// no row has a history.
+pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) -> Option<String> {
+    let mut fields: Vec<String> = vec![];
+    for r in rows {
+        for rec in history_records(r) {
+            for k in rec.as_object().into_iter().flat_map(|o| o.keys()) {
+                if k != "iteration" && !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+    }
+    if rows.iter().all(|r| history_records(r).is_empty()) {
+        return None;
+    }
+    let sweep_keys = config.sweep_keys();
+    let mut header: Vec<String> = vec!["point".into(), "repetition".into(), "seed".into()];
+    header.extend(sweep_keys.iter().cloned());
+    header.push("iteration".into());
+    header.extend(fields.iter().cloned());
+    let mut out = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for r in rows {
+        let p = &points[r.point];
+        for (i, rec) in history_records(r).iter().enumerate() {
+            let mut cells = vec![r.point.to_string(), r.repetition.to_string(), r.seed.to_string()];
+            for k in &sweep_keys {
+                cells.push(p.get(k).map(value_text).unwrap_or_default());
+            }
+            cells.push(
+                rec.get("iteration")
+                    .map(json_cell)
+                    .unwrap_or_else(|| i.to_string()),
+            );
+            for f in &fields {
+                cells.push(rec.get(f).map(json_cell).unwrap_or_default());
+            }
+            out.push_str(&cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// A history plot's line for the rows of one point: at each iteration, the mean of field
+/// `y` over the repetitions whose history reached it (finite values only).
+fn history_line(rows: &[&Row], y: &str) -> Vec<(f64, Option<f64>)> {
+    let len = rows.iter().map(|r| history_records(r).len()).max().unwrap_or(0);
+    (0..len)
+        .map(|i| {
+            let vals: Vec<f64> = rows
+                .iter()
+                .filter_map(|r| history_records(r).get(i))
+                .filter_map(|rec| rec.get(y).and_then(Json::as_f64))
+                .filter(|v| v.is_finite())
+                .collect();
+            let mean = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
+            (i as f64, mean)
+        })
+        .collect()
 }
 
 fn num(v: &Value) -> Option<f64> {
@@ -695,6 +776,16 @@ pub fn plot_series(
                 (false, false) if spec.legend.is_none() => group_name,
                 (_, false) => format!("{y_name} ({group_name})"),
             };
+            if spec.history {
+                // one line per point: its designs' histories, averaged per iteration
+                let rows: Vec<&Row> = ps.iter().flat_map(|p| by_point[p.index].clone()).collect();
+                series.push(Series {
+                    name,
+                    points: history_line(&rows, y),
+                    look: looks[g].map(|(c, m)| (c + i * colours.len(), m)),
+                });
+                continue;
+            }
             let mut pts: Vec<(f64, Option<f64>)> = ps
                 .iter()
                 .filter_map(|p| value(p, &spec.x).map(|x| (x, value(p, y))))

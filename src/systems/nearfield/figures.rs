@@ -1,9 +1,13 @@
 //! Embedded experiment configurations reproducing the numerical figures of
-//! near-field-ispac.md (Fig. 4: positioning RMSE against the root CRB; Fig. 5: the
+//! near-field-ispac.md (Fig. 2: convergence of the PDD Algorithm 2; Fig. 4: positioning RMSE against the root CRB; Fig. 5: the
 //! downlink RCRB against the users' QoS and the number of RF chains).
 
 /// `(id, config TOML)` of every reproducible figure of this system.
 pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "nearfield-fig2",
+        include_str!("../../../configs/nearfield/fig2.toml"),
+    ),
     (
         "nearfield-fig4",
         include_str!("../../../configs/nearfield/fig4.toml"),

@@ -123,24 +123,25 @@ pub fn insert_hybrid(
             "sensing_covariance",
             d.digital.sensing_covariance.as_ref().filter(|_| ok),
         );
-        m.insert(
-            "history".into(),
-            json!(d
-                .history
-                .iter()
-                .map(|r| {
-                    let mut row = Metrics::new();
-                    row.insert("iteration".into(), json!(r.iteration));
-                    row.insert("objective".into(), number(r.objective));
-                    // PDD: the constraint violation ||Q - F R~_x F^H||_inf / P (Fig. 2)
-                    if let Some(v) = r.metric("violation") {
-                        row.insert("constraint_violation".into(), number(v));
-                    }
-                    json!(row)
-                })
-                .collect::<Vec<_>>()),
-        );
     }
+    // the iteration history (an experiment writes it to history.csv, not results.csv)
+    m.insert(
+        "history".into(),
+        json!(d
+            .history
+            .iter()
+            .map(|r| {
+                let mut row = Metrics::new();
+                row.insert("iteration".into(), json!(r.iteration));
+                row.insert("objective".into(), number(r.objective));
+                // PDD: the constraint violation ||Q - F R~_x F^H||_inf / P (Fig. 2)
+                if let Some(v) = r.metric("violation") {
+                    row.insert("constraint_violation".into(), number(v));
+                }
+                json!(row)
+            })
+            .collect::<Vec<_>>()),
+    );
 }
 
 /// The sensing SNR of Fig. 4, `|beta_s|^2 P / sigma^2` (linear).
