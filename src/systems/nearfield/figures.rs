@@ -20,4 +20,8 @@ pub const FIGURES: &[(&str, &str)] = &[
         "nearfield-fig5c",
         include_str!("../../../configs/nearfield/fig5c.toml"),
     ),
+    (
+        "nearfield-hybrid-methods",
+        include_str!("../../../configs/nearfield/hybrid-methods.toml"),
+    ),
 ];

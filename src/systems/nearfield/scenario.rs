@@ -280,11 +280,14 @@ impl NearfieldScenario {
             .as_str()
         {
             "digital" => {
+                // a fully digital design is one exact program: its only method
                 if i.has("method") {
-                    return Err(IsacError::input(
-                        "method",
-                        "applies to architecture = \"hybrid\" only (a fully digital design is one exact program)",
-                    ));
+                    i.choice("method", &["exact"]).map_err(|_| {
+                        IsacError::input(
+                            "method",
+                            "a fully digital design is one exact program: allowed \"exact\" (the hybrid methods \"altmin\", \"pdd\", \"pdd-manifold\" apply to architecture = \"hybrid\" or \"far\")",
+                        )
+                    })?;
                 }
                 Architecture::Digital
             }
