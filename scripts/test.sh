@@ -25,6 +25,10 @@ target/debug/isac bench multistatic --cross-check out/ms_crosscheck.json
 "$PY" python/nearfield_reference.py --self-test
 target/debug/isac bench nearfield --cross-check out/nf_crosscheck.json
 "$PY" python/nearfield_reference.py out/nf_crosscheck.json
+# the hybrid PDD blocks (38) and (43): isac's reduced block (38) against the full one in
+# CVXPY, the SDR (43) rebuilt from the paper's (43b) (about 15 s)
+"$PY" python/nearfield_pdd_reference.py --self-test
+"$PY" python/nearfield_pdd_reference.py out/nf_crosscheck.json --no-timing
 "$PY" python/bpms_reference.py --self-test
 target/debug/isac bench bpms --cross-check out/bpms_crosscheck.json
 "$PY" python/bpms_reference.py out/bpms_crosscheck.json

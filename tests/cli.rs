@@ -761,14 +761,21 @@ fn bpms_json_answer_recomputes_both_crbs_from_f() {
 /// design is never below the fully digital bound it reports.
 #[test]
 fn nearfield_hybrid_json_answer_recomputes_everything() {
+    for method in ["altmin", "pdd-manifold"] {
+        nearfield_hybrid_json_answer_of(method);
+    }
+}
+
+fn nearfield_hybrid_json_answer_of(method: &str) {
     use isac::systems::nearfield::{NearfieldModel, NearfieldScenario};
-    let src = "system = \"nearfield\"\narchitecture = \"hybrid\"\nmt_antennas = 16\nrf_chains = 4\nat_antennas = 4\nusers = 2\nmin_sinr_db = 5.0\n";
-    let path = write("nf-hybrid.toml", src);
+    let src = format!("system = \"nearfield\"\narchitecture = \"hybrid\"\nmethod = \"{method}\"\nmt_antennas = 16\nrf_chains = 4\nat_antennas = 4\nusers = 2\nmin_sinr_db = 5.0\n");
+    let path = write(&format!("nf-hybrid-{method}.toml"), &src);
     let (code, out, err) = isac(&["solve", "nearfield", "--input", &path, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "solved", "{v}");
     assert_eq!(v["architecture"], "hybrid");
+    assert_eq!(v["method"], method);
     let cm = |key: &str| -> Mat<C64> {
         let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
         let rows = re.as_array().unwrap().len();
@@ -807,7 +814,7 @@ fn nearfield_hybrid_json_answer_recomputes_everything() {
         assert!(sinr_db >= 5.0 - 1e-6, "user {k}: {sinr_db} dB");
     }
     // the CRB of R_x on the model rebuilt from the input
-    let table: toml::Table = toml::from_str(src).unwrap();
+    let table: toml::Table = toml::from_str(&src).unwrap();
     let m = NearfieldModel::new(NearfieldScenario::from_table(&table).unwrap()).unwrap();
     let tr = m.bound(&rx, None).trace().unwrap();
     assert!((tr / v["crb_trace"].as_f64().unwrap() - 1.0).abs() < 1e-9);
@@ -816,7 +823,19 @@ fn nearfield_hybrid_json_answer_recomputes_everything() {
         ratio >= 1.0 - 1e-6,
         "hybrid below the fully digital bound: {ratio}"
     );
-    assert!(v["history"].as_array().unwrap().len() >= 2);
+    let history = v["history"].as_array().unwrap();
+    assert!(history.len() >= 2);
+    if method.starts_with("pdd") {
+        // per outer iteration: the objective and the violation of (32b), which ends below
+        // epsilon_PDD = 1e-4 or at the iteration cap
+        let last = history.last().unwrap();
+        assert!(last["objective"].as_f64().unwrap() > 0.0);
+        let violation = last["constraint_violation"].as_f64().unwrap();
+        assert!(
+            violation < 1e-4 || v["iterations"].as_u64() == Some(50),
+            "{method}: violation {violation}"
+        );
+    }
 }
 
 /// `--repetitions N` replaces the file's `repetitions`: N rows per point, recorded in the

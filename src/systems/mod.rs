@@ -39,7 +39,15 @@ pub trait System: InstanceSolver {
     fn cross_check(&self) -> Result<Option<CrossCheck>> {
         Ok(None)
     }
+    /// Further benchmarks of the system, `(name, run)`: `isac bench NAME` (the name
+    /// starts with the system's).
+    fn extra_benches(&self) -> &'static [(&'static str, BenchRun)] {
+        &[]
+    }
 }
+
+/// A benchmark: runs it with `repeat` repetitions.
+pub type BenchRun = fn(usize) -> Result<BenchReport>;
 
 /// What a benchmark measured.
 #[derive(Debug, Clone)]
@@ -111,6 +119,9 @@ pub fn figures() -> Vec<(&'static str, &'static str)> {
 /// Names `isac bench` accepts: every system, then the shared core's benchmarks.
 pub fn bench_names() -> Vec<&'static str> {
     let mut all = names();
+    for s in SYSTEMS.iter() {
+        all.extend(s.extra_benches().iter().map(|(n, _)| *n));
+    }
     all.push("conic");
     all
 }
@@ -162,6 +173,11 @@ pub fn bench(name: &str, repeat: usize) -> Result<BenchReport> {
     if name == "conic" {
         return bench_conic(repeat);
     }
+    for s in SYSTEMS.iter() {
+        if let Some((_, run)) = s.extra_benches().iter().find(|(n, _)| *n == name) {
+            return run(repeat);
+        }
+    }
     match find(name) {
         Some(system) => system.bench(repeat),
         None => Err(IsacError::input(
@@ -197,6 +213,9 @@ mod tests {
                     "{id} is not prefixed by {}",
                     s.name()
                 );
+            }
+            for (bench, _) in s.extra_benches() {
+                assert!(bench.starts_with(s.name()), "bench {bench} of {}", s.name());
             }
             assert!(
                 s.input_keys().contains(&"seed"),

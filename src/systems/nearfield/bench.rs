@@ -15,6 +15,10 @@
 //! optimum ([`SUBSPACE_AGREEMENT`]).
 
 use super::design::{design_settings, fully_digital, DigitalDesign};
+use super::hybrid::altmin_design;
+use super::pdd::{first_step, initial_penalty, pdd_design, AnalogStep, PddSettings};
+use crate::physics::hybrid::PartiallyConnected;
+use crate::report::complex_matrix_json;
 use super::scenario::{FimVariant, Mode};
 use super::{design_json, NearfieldModel, NearfieldScenario};
 use crate::error::{IsacError, Result};
@@ -239,7 +243,7 @@ pub fn cross_check_instances() -> Result<Value> {
         let design = fully_digital(&model, &settings)?;
         items.push(export_item(&name, &table, &model, &design));
     }
-    Ok(json!({"instances": items}))
+    Ok(json!({"instances": items, "hybrid": hybrid_cross_check()?}))
 }
 
 /// The timing of one subspace choice: best seconds and the optimum.
@@ -350,5 +354,141 @@ fn timing_json(t: &SubspaceTiming) -> Value {
         "crb_trace": t.crb_trace,
         "subspace_dimension": t.dimension,
         "iterations": t.iterations,
+    })
+}
+
+/// Outer and inner iterations of the PDD benchmark: equal work on both sides (no early
+/// stop), two outer iterations of one inner step each (two blocks (38), two SDRs (43)).
+pub const PDD_BENCH_ITERATIONS: (usize, usize) = (2, 1);
+
+/// The PDD settings of the benchmark and cross-check: fixed iteration counts.
+fn pdd_bench_settings(analog_step: AnalogStep) -> PddSettings {
+    PddSettings {
+        analog_step,
+        max_outer: PDD_BENCH_ITERATIONS.0,
+        max_inner: PDD_BENCH_ITERATIONS.1,
+        // never met: every iteration runs
+        pdd_tolerance: 0.0,
+        ..PddSettings::default()
+    }
+}
+
+/// One hybrid instance for `python/nearfield_pdd_reference.py`: parameters, `rf_chains`,
+/// the start `F` (the altmin design's, line 1 of Algorithm 2), the algorithm's
+/// parameters and isac's first step (block (38) and the SDR (43), `pdd::first_step`).
+/// `None` when altmin finds no feasible start.
+pub fn hybrid_item(name: &str, table: &toml::Table) -> Result<Option<(Value, NearfieldModel)>> {
+    let model = model_of(table)?;
+    let s = &model.scenario;
+    let arch = PartiallyConnected::new(s.mt.elements, s.rf_chains)
+        .ok_or_else(|| IsacError::input("rf_chains", "N_a must be a multiple of N_RF"))?;
+    let settings = design_settings();
+    let (start, _) = altmin_design(&model, arch, s.analog_iterations, &settings)?;
+    let Some(crb0) = start
+        .bound
+        .as_ref()
+        .and_then(|b| b.trace())
+        .filter(|_| start.status.has_checked_design())
+    else {
+        return Ok(None);
+    };
+    let pdd = pdd_bench_settings(AnalogStep::Sdr);
+    let rho = initial_penalty(&model, &pdd, crb0);
+    let f = arch.shifters(&start.analog);
+    let Some(step) = first_step(&model, arch, &f, rho, &pdd, &settings)? else {
+        return Ok(None);
+    };
+    let item = json!({
+        "name": name,
+        "input": serde_json::to_value(table).unwrap_or(Value::Null),
+        "parameters": parameters_json(&model),
+        "responses": responses_json(&model),
+        "rf_chains": s.rf_chains,
+        "start_analog": complex_matrix_json(&start.analog),
+        "start_crb_trace": crb0,
+        "algorithm": {
+            "outer_iterations": pdd.max_outer,
+            "inner_iterations": pdd.max_inner,
+            "rho0": rho,
+            "eta0": s.power,
+            "penalty_decrease": pdd.penalty_decrease,
+            "randomizations": pdd.randomizations,
+            "penalty_sign": pdd.sign.as_str(),
+            "seed": pdd.seed,
+        },
+        "first_step": {
+            "block38_value": step.block38_value,
+            "q": complex_matrix_json(&step.q),
+            "rx": complex_matrix_json(&step.rx),
+            "w": complex_matrix_json(&step.w),
+            "rd": complex_matrix_json(&step.rd),
+            "sdr_value": step.sdr_value,
+        },
+    });
+    Ok(Some((item, model)))
+}
+
+/// The small hybrid instance of the cross-check (`N_a = 16`, `N_RF = 4`, K = 2).
+pub fn hybrid_cross_check() -> Result<Vec<Value>> {
+    let table = instance_table(&[
+        ("architecture", "hybrid".into()),
+        ("mt_antennas", 16i64.into()),
+        ("at_antennas", 4i64.into()),
+        ("rf_chains", 4i64.into()),
+        ("users", 2i64.into()),
+        ("min_sinr_db", 5.0.into()),
+        ("seed", 3i64.into()),
+    ]);
+    Ok(hybrid_item("hybrid-downlink-Na16-NRF4-K2", &table)?
+        .map(|(v, _)| vec![v])
+        .unwrap_or_default())
+}
+
+/// `isac bench nearfield-hybrid`: Algorithm 2 at the paper's size (`N_a = 64`,
+/// `N_b = 16`, `N_RF = 16`, K = 4, gamma = 10 dB, seed 1) with [`PDD_BENCH_ITERATIONS`],
+/// block (40) by the SDR (the paper's, `pdd`) and by phase descent (`pdd-manifold`), each
+/// run once (the SDR run takes minutes; `repeat` repeats the phase-descent run, best
+/// kept); the export feeds `python/nearfield_pdd_reference.py`, which runs the same
+/// iterations in CVXPY.
+pub fn bench_hybrid(repeat: usize) -> Result<BenchReport> {
+    let table = instance_table(&[
+        ("architecture", "hybrid".into()),
+        ("min_sinr_db", 10.0.into()),
+        ("seed", 1i64.into()),
+    ]);
+    let (mut item, model) = hybrid_item("hybrid-downlink-Na64-NRF16-K4", &table)?
+        .ok_or_else(|| IsacError::Numerical("the benchmark instance has no feasible altmin start".into()))?;
+    let s = &model.scenario;
+    let arch = PartiallyConnected::new(s.mt.elements, s.rf_chains)
+        .ok_or_else(|| IsacError::input("rf_chains", "N_a must be a multiple of N_RF"))?;
+    let settings = design_settings();
+    let (outer, inner) = PDD_BENCH_ITERATIONS;
+    let mut lines = vec![format!(
+        "nearfield: hybrid downlink PDD (Algorithm 2) at N_a = 64, N_b = 16, N_RF = 16, K = 4, gamma = 10 dB: {outer} outer x {inner} inner iterations from the altmin start (plus the start and the final exact digital block):"
+    )];
+    let mut timings = serde_json::Map::new();
+    for (word, step, runs) in [
+        ("pdd", AnalogStep::Sdr, 1),
+        ("pdd-manifold", AnalogStep::Manifold, repeat.max(1)),
+    ] {
+        let mut best: Option<(f64, f64)> = None;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let (d, _) = pdd_design(&model, arch, s.analog_iterations, &pdd_bench_settings(step), &settings)?;
+            let seconds = t.elapsed().as_secs_f64();
+            let crb = d.bound.as_ref().and_then(|b| b.trace()).unwrap_or(f64::NAN);
+            if best.is_none_or(|(b, _)| seconds < b) {
+                best = Some((seconds, crb));
+            }
+        }
+        let (seconds, crb) = best.unwrap_or((f64::NAN, f64::NAN));
+        lines.push(format!("  {word:>12}: {seconds:.3} s, tr CRB {crb:.6e}"));
+        timings.insert(word.into(), json!({"seconds": seconds, "crb_trace": crb}));
+    }
+    item["isac"] = Value::Object(timings);
+    Ok(BenchReport {
+        lines,
+        export: json!({"hybrid": [item]}),
+        peer: "python/nearfield_pdd_reference.py {export}",
     })
 }

@@ -404,6 +404,9 @@ impl System for NearfieldSystem {
     fn bench(&self, repeat: usize) -> Result<BenchReport> {
         bench::bench_downlink(repeat)
     }
+    fn extra_benches(&self) -> &'static [(&'static str, crate::systems::BenchRun)] {
+        &[("nearfield-hybrid", bench::bench_hybrid)]
+    }
     fn cross_check(&self) -> Result<Option<CrossCheck>> {
         let export = bench::cross_check_instances()?;
         let count = export["instances"].as_array().map_or(0, Vec::len);

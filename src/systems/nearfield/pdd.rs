@@ -176,6 +176,8 @@ struct Pdd<'a> {
     /// Conic programs solved, by block.
     digital_solves: usize,
     analog_solves: usize,
+    /// The optimum `||T - M o F_dot||_F` of the last SDR (43) (`None` before one solved).
+    last_sdr_value: Option<f64>,
 }
 
 fn frobenius_sq(m: &Mat<C64>) -> f64 {
@@ -267,6 +269,7 @@ impl<'a> Pdd<'a> {
             rng: ChaCha8Rng::seed_from_u64(pdd.seed),
             digital_solves: 0,
             analog_solves: 0,
+            last_sdr_value: None,
         })
     }
 
@@ -494,13 +497,14 @@ impl<'a> Pdd<'a> {
         residual.push(Affine::constant(diagonal.sqrt() / power));
         let bound = prob.scalar();
         prob.soc(bound.clone(), &residual);
-        prob.minimize(bound);
+        prob.minimize(bound.clone());
         let sol = prob.solve(self.settings)?;
         self.analog_solves += 1;
         let mut best = (f.to_vec(), current);
         if !matches!(sol.status, Status::Optimal { .. } | Status::Inaccurate { .. }) {
             return Ok(best);
         }
+        self.last_sdr_value = Some(sol.value(&bound) * power);
         let relaxed = sol.hermitian_value(&fd);
         let Some((vals, vecs)) = hermitian_eigen(&relaxed) else {
             return Ok(best);
@@ -871,6 +875,54 @@ impl IterativeAlgorithm for Outer<'_> {
     }
 }
 
+/// The first inner step of Algorithm 2 at a given start (`Upsilon = 0`, `rho_0`): block
+/// (38)'s optimum and argmin, and the optimum of the SDR (43) built from them. For the
+/// independent check of both blocks (`python/nearfield_pdd_reference.py`).
+#[derive(Debug, Clone)]
+pub struct FirstStep {
+    pub rho: f64,
+    /// (38a) at the optimum, in `tr CRB` units.
+    pub block38_value: f64,
+    pub q: Mat<C64>,
+    pub rx: Mat<C64>,
+    pub w: Mat<C64>,
+    pub rd: Mat<C64>,
+    /// `min ||T - M o F_dot||_F` of (43) with `T = Q`, `M = Phi R~_x Phi^H`.
+    pub sdr_value: Option<f64>,
+}
+
+/// `rho_0` of a run started at a design with `tr CRB = start_crb` ([`PddSettings`]).
+pub fn initial_penalty(model: &NearfieldModel, pdd: &PddSettings, start_crb: f64) -> f64 {
+    let power = model.scenario.power;
+    pdd.penalty_start * power * power / start_crb
+}
+
+/// Block (38) then the SDR (43) once, from the shifters `f` (see [`FirstStep`]).
+pub fn first_step(
+    model: &NearfieldModel,
+    arch: PartiallyConnected,
+    f: &[C64],
+    rho: f64,
+    pdd: &PddSettings,
+    settings: &SolverSettings,
+) -> Result<Option<FirstStep>> {
+    let mut p = Pdd::new(model, arch, settings, pdd)?;
+    let upsilon = Mat::zeros(arch.antennas, arch.antennas);
+    let Some(blk) = p.digital_step(f, &upsilon, rho)? else {
+        return Ok(None);
+    };
+    p.analog_step(f, &blk, &upsilon, rho)?;
+    Ok(Some(FirstStep {
+        rho,
+        block38_value: blk.program_value,
+        q: blk.q,
+        rx: blk.rx,
+        w: blk.w,
+        rd: blk.rd,
+        sdr_value: p.last_sdr_value,
+    }))
+}
+
 /// `method = "pdd"`: Algorithm 2 from the altmin design's analog stage (a feasible `F`,
 /// as line 1 asks), then the exact digital block for its final `F`; re-checked. Returned
 /// beside: the fully digital design (the bound).
@@ -910,7 +962,7 @@ pub fn pdd_design(
     let state = OuterState {
         f: arch.shifters(&start.analog),
         upsilon: Mat::zeros(na, na),
-        rho: pdd.penalty_start * power * power / crb0,
+        rho: initial_penalty(model, pdd, crb0),
         // the first outer iteration updates the dual unless its violation exceeds P
         eta: power,
     };
