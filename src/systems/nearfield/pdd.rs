@@ -54,8 +54,8 @@
 //! history (Fig. 2).
 
 use super::design::{
-    coordinates, covariance_parts, crb_program, design_basis, fim_forms, lift, rank_one_precoders,
-    sinr_constraints, DigitalDesign,
+    coordinates, covariance_parts, crb_program, design_basis, fim_forms, lift,
+    minimum_downlink_power, rank_one_precoders, sinr_constraints, DigitalDesign, MinimumPower,
 };
 use super::hybrid::{altmin_design, digital_bound, digital_for_analog, effective_model, HybridDesign};
 use super::model::NearfieldModel;
@@ -875,6 +875,124 @@ impl IterativeAlgorithm for Outer<'_> {
     }
 }
 
+/// The least power with which the SINR targets can be met through the shifters `f`
+/// (uplink-downlink duality on the effective channels `F^T h_k`, no probing); infinite
+/// when no power meets them.
+fn required_power(model: &NearfieldModel, arch: PartiallyConnected, f: &[C64]) -> f64 {
+    let s = &model.scenario;
+    let analog = arch.analog(f);
+    let eff: Vec<Vec<C64>> = model
+        .user_channels
+        .iter()
+        .map(|h| {
+            (0..arch.rf_chains)
+                .map(|l| (0..arch.antennas).map(|n| analog[(n, l)] * h[n]).sum())
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[C64]> = eff.iter().map(|v| v.as_slice()).collect();
+    match minimum_downlink_power(&refs, s.noise, s.min_sinr, f64::INFINITY) {
+        MinimumPower::Within(p) | MinimumPower::Exceeds(p) => p,
+        MinimumPower::Unreachable => f64::INFINITY,
+    }
+}
+
+/// The fraction of the budget the SINR targets may need at a feasibility start (the
+/// rest is left to the probing signal).
+pub const START_POWER_FRACTION: f64 = 0.8;
+
+/// Gradient descent on the phases of `f` of the power the SINR targets need
+/// ([`required_power`], central differences), Armijo steps, until it is at most
+/// [`START_POWER_FRACTION`] of the budget (on the iteration driver, at most 200 steps).
+struct PowerDescent<'a> {
+    model: &'a NearfieldModel,
+    arch: PartiallyConnected,
+    step: f64,
+}
+
+impl IterativeAlgorithm for PowerDescent<'_> {
+    type State = Vec<C64>;
+
+    fn step(&mut self, f: &Vec<C64>, _k: usize) -> Result<Step<Vec<C64>>> {
+        let budget = self.model.scenario.power;
+        let p0 = required_power(self.model, self.arch, f);
+        let at = |f: &[C64], n: usize, d: f64| {
+            let mut x = f.to_vec();
+            x[n] *= C64::from_polar(1.0, d);
+            x
+        };
+        let h = 1e-6;
+        let grad: Vec<f64> = (0..f.len())
+            .map(|n| {
+                (required_power(self.model, self.arch, &at(f, n, h))
+                    - required_power(self.model, self.arch, &at(f, n, -h)))
+                    / (2.0 * h)
+            })
+            .collect();
+        let gg = dot(&grad, &grad);
+        let mut t = 2.0 * self.step;
+        let gmax = grad.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        if gmax > 0.0 {
+            t = t.min(std::f64::consts::FRAC_PI_4 / gmax);
+        }
+        let mut best = (f.clone(), p0, 0.0);
+        if gg.is_finite() && gg > 0.0 {
+            for _ in 0..50 {
+                let cand: Vec<C64> = f
+                    .iter()
+                    .zip(&grad)
+                    .map(|(fi, gi)| fi * C64::from_polar(1.0, -t * gi))
+                    .collect();
+                let p = required_power(self.model, self.arch, &cand);
+                if p <= p0 - 1e-4 * t * gg {
+                    self.step = t;
+                    best = (cand, p, t);
+                    break;
+                }
+                t *= 0.5;
+            }
+        }
+        let mut step = Step::new(best.0, best.1 / budget);
+        step.metrics.push(("power_fraction".into(), best.1 / budget));
+        step.metrics.push(("step".into(), best.2));
+        Ok(step)
+    }
+}
+
+/// A feasible start for PDD from the shifters `f0` ([`PowerDescent`]); `None` when the
+/// descent ends with the targets still needing more than the budget.
+pub fn feasible_analog_start(
+    model: &NearfieldModel,
+    arch: PartiallyConnected,
+    f0: &[C64],
+) -> Result<Option<Vec<C64>>> {
+    let budget = model.scenario.power;
+    let p0 = required_power(model, arch, f0);
+    if !p0.is_finite() {
+        return Ok(None);
+    }
+    let mut alg = PowerDescent {
+        model,
+        arch,
+        step: 1e-3,
+    };
+    let rule = StoppingRule {
+        max_iterations: 200,
+        rel_tol: 1e-9,
+        rules: vec![
+            Rule::converged(
+                "the SINR targets leave room for sensing",
+                Criterion::AtMost("power_fraction", START_POWER_FRACTION),
+            ),
+            Rule::stalled("no descent step", Criterion::AtMost("step", 0.0)),
+        ],
+        ..StoppingRule::default()
+    };
+    let run = iterate::run(&mut alg, f0.to_vec(), p0 / budget, &rule);
+    let p = required_power(model, arch, &run.state);
+    Ok((p < budget * (1.0 - 1e-3)).then_some(run.state))
+}
+
 /// The first inner step of Algorithm 2 at a given start (`Upsilon = 0`, `rho_0`): block
 /// (38)'s optimum and argmin, and the optimum of the SDR (43) built from them. For the
 /// independent check of both blocks (`python/nearfield_pdd_reference.py`).
@@ -934,7 +1052,20 @@ pub fn pdd_design(
     settings: &SolverSettings,
 ) -> Result<(HybridDesign, DigitalDesign)> {
     let started = Instant::now();
-    let (start, fd) = altmin_design(model, arch, max_fit_iterations, settings)?;
+    let (mut start, fd) = altmin_design(model, arch, max_fit_iterations, settings)?;
+    let mut start_note = "the altmin design's F";
+    if !start.status.has_checked_design() && fd.status.has_checked_design() {
+        // line 1 asks for a feasible F: lower the power the SINR targets need through
+        // altmin's stage until they fit in the budget with room for sensing
+        let f0 = arch.shifters(&start.analog);
+        if let Some(f) = feasible_analog_start(model, arch, &f0)? {
+            let d = digital_for_analog(model, arch, &arch.analog(&f), settings)?;
+            if d.status.has_checked_design() {
+                start = d;
+                start_note = "altmin's F after the power descent (it had no feasible digital block)";
+            }
+        }
+    }
     let start_crb = start.bound.as_ref().and_then(|b| b.trace());
     let (true, Some(crb0)) = (start.status.has_checked_design(), start_crb) else {
         // no feasible analog stage to start from (or an infeasible problem): the start's
@@ -994,7 +1125,7 @@ pub fn pdd_design(
             }
         };
         d.status = DesignStatus::solved(format!(
-            "PDD (Algorithm 2): {outer_iterations} outer / {} inner iterations, {} ({} programs (38), {analog}); digital block optimal for the final F; tr CRB {:.4} x the fully digital bound",
+            "PDD (Algorithm 2) from {start_note}: {outer_iterations} outer / {} inner iterations, {} ({} programs (38), {analog}); digital block optimal for the final F; tr CRB {:.4} x the fully digital bound",
             outer.inner_steps,
             run.reason,
             outer.pdd.digital_solves,
