@@ -336,7 +336,8 @@ fn the_power_descent_gives_pdd_a_feasible_start() {
             continue;
         }
         tried += 1;
-        let Some(f) = feasible_analog_start(&m, arch, &arch.shifters(&start.analog)).unwrap() else {
+        let (Some(f), _) = feasible_analog_start(&m, arch, &arch.shifters(&start.analog)).unwrap()
+        else {
             continue;
         };
         for z in &f {
