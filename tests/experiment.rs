@@ -932,11 +932,12 @@ fn experiment_journal_of_another_build_is_not_reused() {
 /// shorter stops contributing); the histories go to history.csv, not results.csv.
 #[test]
 fn experiment_history_plot_and_csv() {
-    let src = TOY.replace(
-        "x = \"x\"\ny = \"y\"",
-        "history = true\nx = \"iteration\"\ny = \"objective\"",
-    )
-    .replace("linspace = [0.0, 1.0, 5]", "values = [0.5]");
+    let src = TOY
+        .replace(
+            "x = \"x\"\ny = \"y\"",
+            "history = true\nx = \"iteration\"\ny = \"objective\"",
+        )
+        .replace("linspace = [0.0, 1.0, 5]", "values = [0.5]");
     let c = ExperimentConfig::from_toml_str(&src).unwrap();
     assert!(c.plots[0].history);
     let points = c.points();
@@ -945,7 +946,11 @@ fn experiment_history_plot_and_csv() {
     for p in &points {
         for rep in 0..2 {
             // repetition 0: objective 10, 5, 2; repetition 1: 20, 7 (shorter)
-            let h: Vec<f64> = if rep == 0 { vec![10.0, 5.0, 2.0] } else { vec![20.0, 7.0] };
+            let h: Vec<f64> = if rep == 0 {
+                vec![10.0, 5.0, 2.0]
+            } else {
+                vec![20.0, 7.0]
+            };
             let scale = if p.index == 0 { 1.0 } else { 2.0 };
             let mut m = Metrics::new();
             m.insert("status".into(), "solved".into());
@@ -969,13 +974,22 @@ fn experiment_history_plot_and_csv() {
     let (_, series) = plot_series(&c, &c.plots[0], &points, &rows);
     assert_eq!(series.len(), 2);
     let line: Vec<(f64, Option<f64>)> = series[0].points.clone();
-    assert_eq!(line, [(0.0, Some(15.0)), (1.0, Some(6.0)), (2.0, Some(2.0))]);
+    assert_eq!(
+        line,
+        [(0.0, Some(15.0)), (1.0, Some(6.0)), (2.0, Some(2.0))]
+    );
     assert_eq!(series[1].points[0], (0.0, Some(30.0)));
     let csv = results_csv(&c, &points, &rows);
-    assert!(!csv.contains("history") && !csv.contains("objective"), "{csv}");
+    assert!(
+        !csv.contains("history") && !csv.contains("objective"),
+        "{csv}"
+    );
     let h = history_csv(&c, &points, &rows).unwrap();
     let lines: Vec<&str> = h.lines().collect();
-    assert_eq!(lines[0], "point,repetition,seed,a,label,x,iteration,objective");
+    assert_eq!(
+        lines[0],
+        "point,repetition,seed,a,label,x,iteration,objective"
+    );
     assert_eq!(lines.len(), 1 + 2 * (3 + 2));
     assert_eq!(lines[1], "0,0,0,1,slow,0.5,0,10.0");
     assert_eq!(lines[4], "0,1,0,1,slow,0.5,0,20.0");

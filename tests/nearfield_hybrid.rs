@@ -277,7 +277,10 @@ fn pdd_designs_pass_the_recheck_and_respect_the_bound() {
                 for l in 0..4 {
                     let z = f[(i, l)].norm() * (sub as f64).sqrt();
                     if i / sub == l {
-                        assert!((z - 1.0).abs() < 1e-12, "seed {seed}: |F_{i}{l}| sqrt(M) = {z}");
+                        assert!(
+                            (z - 1.0).abs() < 1e-12,
+                            "seed {seed}: |F_{i}{l}| sqrt(M) = {z}"
+                        );
                     } else {
                         assert_eq!(z, 0.0, "seed {seed}: F_{i}{l} off the block");
                     }
@@ -288,17 +291,33 @@ fn pdd_designs_pass_the_recheck_and_respect_the_bound() {
             let rd = &(f * rd_rf) * f.adjoint();
             let rx = &(&w * w.adjoint()) + &rd;
             let power: f64 = (0..16).map(|n| rx[(n, n)].re).sum();
-            assert!(power <= s.power * (1.0 + 1e-4), "seed {seed}: power {power}");
+            assert!(
+                power <= s.power * (1.0 + 1e-4),
+                "seed {seed}: power {power}"
+            );
             for (k, g) in m.downlink_sinr(&w, &rd).iter().enumerate() {
-                assert!(*g >= s.min_sinr * (1.0 - 1e-4), "seed {seed}: user {k} SINR {g}");
+                assert!(
+                    *g >= s.min_sinr * (1.0 - 1e-4),
+                    "seed {seed}: user {k} SINR {g}"
+                );
             }
             let crb = m.bound(&rx, None).trace().unwrap();
             let reported = d.bound.as_ref().unwrap().trace().unwrap();
-            assert!(rel(crb, reported) < 1e-9, "seed {seed}: {crb} vs {reported}");
+            assert!(
+                rel(crb, reported) < 1e-9,
+                "seed {seed}: {crb} vs {reported}"
+            );
             let lb = isac::systems::nearfield::hybrid::digital_bound(&fd).unwrap();
-            assert!(crb >= lb * (1.0 - 1e-6), "seed {seed}: {crb} below the bound {lb}");
+            assert!(
+                crb >= lb * (1.0 - 1e-6),
+                "seed {seed}: {crb} below the bound {lb}"
+            );
             let last = d.history.last().unwrap();
-            assert_eq!(last.metric("inner_non_monotone_steps"), Some(0.0), "seed {seed}");
+            assert_eq!(
+                last.metric("inner_non_monotone_steps"),
+                Some(0.0),
+                "seed {seed}"
+            );
             assert!(
                 last.metric("violation").unwrap() < 1e-4 || d.iterations == 15,
                 "seed {seed}: stopped early at violation {:?}",
@@ -323,7 +342,9 @@ fn pdd_designs_pass_the_recheck_and_respect_the_bound() {
 /// finds a start on most of these drops.
 #[test]
 fn the_power_descent_gives_pdd_a_feasible_start() {
-    use isac::systems::nearfield::pdd::{feasible_analog_start, pdd_design, AnalogStep, PddSettings};
+    use isac::systems::nearfield::pdd::{
+        feasible_analog_start, pdd_design, AnalogStep, PddSettings,
+    };
     let settings = design_settings();
     let arch = PartiallyConnected::new(16, 4).unwrap();
     let (mut tried, mut found) = (0, 0);
@@ -344,14 +365,22 @@ fn the_power_descent_gives_pdd_a_feasible_start() {
             assert!((z.norm() - 1.0).abs() < 1e-12);
         }
         let d = digital_for_analog(&m, arch, &arch.analog(&f), &settings).unwrap();
-        assert!(d.status.has_checked_design(), "{gamma} dB seed {seed}: {:?}", d.status);
+        assert!(
+            d.status.has_checked_design(),
+            "{gamma} dB seed {seed}: {:?}",
+            d.status
+        );
         let pdd = PddSettings {
             analog_step: AnalogStep::Manifold,
             seed,
             ..PddSettings::default()
         };
         let (h, fd) = pdd_design(&m, arch, 200, &pdd, &settings).unwrap();
-        assert!(h.status.has_checked_design(), "{gamma} dB seed {seed}: {:?}", h.status);
+        assert!(
+            h.status.has_checked_design(),
+            "{gamma} dB seed {seed}: {:?}",
+            h.status
+        );
         let (hy, lb) = (
             h.bound.as_ref().unwrap().trace().unwrap(),
             isac::systems::nearfield::hybrid::digital_bound(&fd).unwrap(),
@@ -363,7 +392,10 @@ fn the_power_descent_gives_pdd_a_feasible_start() {
             .unwrap()
             .iter()
             .all(|&x| x >= m.scenario.min_sinr * (1.0 - 1e-6)));
-        eprintln!("{gamma} dB seed {seed}: PDD from the power descent, {:.4} x the bound", hy / lb);
+        eprintln!(
+            "{gamma} dB seed {seed}: PDD from the power descent, {:.4} x the bound",
+            hy / lb
+        );
         found += 1;
     }
     assert!(tried >= 4, "only {tried} drops without an altmin start");

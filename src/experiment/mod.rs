@@ -90,6 +90,5 @@ pub use config::{
 pub use plot::{ensure_font, log_tick, plot_lines, PlotStyle, Series};
 pub use run::{
     csv_field, derive_seed, history_csv, plot_series, results_csv, rfc3339, run_experiment, seeds,
-    splitmix64, HISTORY,
-    Row, RunOptions, RunSummary,
+    splitmix64, Row, RunOptions, RunSummary, HISTORY,
 };

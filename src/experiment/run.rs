@@ -596,12 +596,20 @@ pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
     header.extend(sweep_keys.iter().cloned());
     header.push("iteration".into());
     header.extend(fields.iter().cloned());
-    let mut out = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",");
+    let mut out = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",");
     out.push('\n');
     for r in rows {
         let p = &points[r.point];
         for (i, rec) in history_records(r).iter().enumerate() {
-            let mut cells = vec![r.point.to_string(), r.repetition.to_string(), r.seed.to_string()];
+            let mut cells = vec![
+                r.point.to_string(),
+                r.repetition.to_string(),
+                r.seed.to_string(),
+            ];
             for k in &sweep_keys {
                 cells.push(p.get(k).map(value_text).unwrap_or_default());
             }
@@ -613,7 +621,13 @@ pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
             for f in &fields {
                 cells.push(rec.get(f).map(json_cell).unwrap_or_default());
             }
-            out.push_str(&cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            out.push_str(
+                &cells
+                    .iter()
+                    .map(|c| csv_field(c))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             out.push('\n');
         }
     }
@@ -623,7 +637,11 @@ pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
 /// A history plot's line for the rows of one point: at each iteration, the mean of field
 /// `y` over the repetitions whose history reached it (finite values only).
 fn history_line(rows: &[&Row], y: &str) -> Vec<(f64, Option<f64>)> {
-    let len = rows.iter().map(|r| history_records(r).len()).max().unwrap_or(0);
+    let len = rows
+        .iter()
+        .map(|r| history_records(r).len())
+        .max()
+        .unwrap_or(0);
     (0..len)
         .map(|i| {
             let vals: Vec<f64> = rows

@@ -17,11 +17,11 @@
 use super::design::{design_settings, fully_digital, DigitalDesign};
 use super::hybrid::altmin_design;
 use super::pdd::{first_step, initial_penalty, pdd_design, AnalogStep, PddSettings};
-use crate::physics::hybrid::PartiallyConnected;
-use crate::report::complex_matrix_json;
 use super::scenario::{FimVariant, Mode};
 use super::{design_json, NearfieldModel, NearfieldScenario};
 use crate::error::{IsacError, Result};
+use crate::physics::hybrid::PartiallyConnected;
+use crate::report::complex_matrix_json;
 use crate::report::complex_vector_json;
 use crate::systems::BenchReport;
 use crate::C64;
@@ -456,8 +456,10 @@ pub fn bench_hybrid(repeat: usize) -> Result<BenchReport> {
         ("min_sinr_db", 10.0.into()),
         ("seed", 1i64.into()),
     ]);
-    let (mut item, model) = hybrid_item("hybrid-downlink-Na64-NRF16-K4", &table)?
-        .ok_or_else(|| IsacError::Numerical("the benchmark instance has no feasible altmin start".into()))?;
+    let (mut item, model) =
+        hybrid_item("hybrid-downlink-Na64-NRF16-K4", &table)?.ok_or_else(|| {
+            IsacError::Numerical("the benchmark instance has no feasible altmin start".into())
+        })?;
     let s = &model.scenario;
     let arch = PartiallyConnected::new(s.mt.elements, s.rf_chains)
         .ok_or_else(|| IsacError::input("rf_chains", "N_a must be a multiple of N_RF"))?;
@@ -474,7 +476,13 @@ pub fn bench_hybrid(repeat: usize) -> Result<BenchReport> {
         let mut best: Option<(f64, f64)> = None;
         for _ in 0..runs {
             let t = Instant::now();
-            let (d, _) = pdd_design(&model, arch, s.analog_iterations, &pdd_bench_settings(step), &settings)?;
+            let (d, _) = pdd_design(
+                &model,
+                arch,
+                s.analog_iterations,
+                &pdd_bench_settings(step),
+                &settings,
+            )?;
             let seconds = t.elapsed().as_secs_f64();
             let crb = d.bound.as_ref().and_then(|b| b.trace()).unwrap_or(f64::NAN);
             if best.is_none_or(|(b, _)| seconds < b) {

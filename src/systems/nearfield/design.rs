@@ -353,19 +353,8 @@ fn downlink_with_margin(
     let power = s.power;
     let gamma = s.min_sinr;
     let program_gamma = gamma * (1.0 + margin);
-    let mut vectors: Vec<Vec<C64>> = model.transmit_vectors().to_vec();
-    vectors.extend(model.user_channels.iter().cloned());
-    let basis = design_basis(&vectors, na, s.subspace)?;
+    let DownlinkSubspace { basis, c, tau } = downlink_subspace(model, na, program_gamma)?;
     let dim = basis.ncols();
-    let c: Vec<Vec<C64>> = model
-        .user_channels
-        .iter()
-        .map(|h| coordinates(&basis, h))
-        .collect();
-    let tau: Vec<f64> = c
-        .iter()
-        .map(|ck| program_gamma * s.noise / (power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>()))
-        .collect();
     // feasibility of the SINR targets alone, decided exactly before any SDP
     let channels: Vec<&[C64]> = model.user_channels.iter().map(|h| h.as_slice()).collect();
     match minimum_downlink_power(&channels, s.noise, gamma, power) {
@@ -469,6 +458,37 @@ fn downlink_with_margin(
 
 /// The rank-one construction (39) in coordinates: `y_k = Y_k c_k / sqrt(c_k^H Y_k c_k)`,
 /// lifted (`w_k = sqrt(power) B y_k`; columns, `n x K` with `n` the rows of `basis`).
+/// The subspace of a downlink program (the transmit vectors and the user channels, in
+/// `n` dimensions), the users' coordinates `c_k` in it and the normalised SINR targets
+/// `tau_k = gamma sigma^2 / (P |c_k|^2)` of [`sinr_constraints`].
+pub(super) struct DownlinkSubspace {
+    pub basis: Mat<C64>,
+    pub c: Vec<Vec<C64>>,
+    pub tau: Vec<f64>,
+}
+
+/// [`DownlinkSubspace`] of `model` in `n` dimensions at the SINR target `gamma`.
+pub(super) fn downlink_subspace(
+    model: &NearfieldModel,
+    n: usize,
+    gamma: f64,
+) -> Result<DownlinkSubspace> {
+    let s = &model.scenario;
+    let mut vectors: Vec<Vec<C64>> = model.transmit_vectors().to_vec();
+    vectors.extend(model.user_channels.iter().cloned());
+    let basis = design_basis(&vectors, n, s.subspace)?;
+    let c: Vec<Vec<C64>> = model
+        .user_channels
+        .iter()
+        .map(|h| coordinates(&basis, h))
+        .collect();
+    let tau = c
+        .iter()
+        .map(|ck| gamma * s.noise / (s.power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>()))
+        .collect();
+    Ok(DownlinkSubspace { basis, c, tau })
+}
+
 pub(super) fn rank_one_precoders(
     sol: &crate::conic::Solution,
     ys: &[HermitianVar],

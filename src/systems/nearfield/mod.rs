@@ -10,9 +10,9 @@ pub mod design;
 pub mod estimator;
 pub mod figures;
 pub mod hybrid;
-pub mod pdd;
 pub mod model;
 pub mod numerical;
+pub mod pdd;
 pub mod scenario;
 
 pub use design::{fully_digital, DigitalDesign};
@@ -92,12 +92,7 @@ pub fn solve_design(
 /// The hybrid design's own fields: the factors in the RF domain (`analog` = `F`,
 /// `digital` = `W~`, `sensing_covariance` = `R~_d`, so that `W = F W~` and
 /// `R_d = F R~_d F^H`), the fully digital bound and the analog stage's history.
-pub fn insert_hybrid(
-    m: &mut Metrics,
-    h: &HybridSolution,
-    architecture: Architecture,
-    full: bool,
-) {
+pub fn insert_hybrid(m: &mut Metrics, h: &HybridSolution, architecture: Architecture, full: bool) {
     let d = &h.design;
     let hy = d.bound.as_ref().and_then(|b| b.trace());
     let lb = hybrid::digital_bound(&h.fully_digital);

@@ -54,10 +54,12 @@
 //! history (Fig. 2).
 
 use super::design::{
-    coordinates, covariance_parts, crb_program, design_basis, fim_forms, lift,
-    minimum_downlink_power, rank_one_precoders, sinr_constraints, DigitalDesign, MinimumPower,
+    covariance_parts, crb_program, downlink_subspace, fim_forms, lift, minimum_downlink_power,
+    rank_one_precoders, sinr_constraints, DigitalDesign, DownlinkSubspace, MinimumPower,
 };
-use super::hybrid::{altmin_design, digital_bound, digital_for_analog, effective_model, HybridDesign};
+use super::hybrid::{
+    altmin_design, digital_bound, digital_for_analog, effective_model, HybridDesign,
+};
 use super::model::NearfieldModel;
 use crate::conic::{Affine, Problem, SolverSettings, Status};
 use crate::error::{IsacError, Result};
@@ -291,19 +293,9 @@ impl<'a> Pdd<'a> {
         let gamma = s.min_sinr;
         let analog = self.analog(f);
         let eff = effective_model(model, &analog)?;
-        let mut vectors: Vec<Vec<C64>> = eff.transmit_vectors().to_vec();
-        vectors.extend(eff.user_channels.iter().cloned());
-        let basis = design_basis(&vectors, self.arch.rf_chains, s.subspace)?;
+        let DownlinkSubspace { basis, c, tau } =
+            downlink_subspace(&eff, self.arch.rf_chains, gamma)?;
         let dim = basis.ncols();
-        let c: Vec<Vec<C64>> = eff
-            .user_channels
-            .iter()
-            .map(|h| coordinates(&basis, h))
-            .collect();
-        let tau: Vec<f64> = c
-            .iter()
-            .map(|ck| gamma * s.noise / (power * ck.iter().map(|x| x.norm_sqr()).sum::<f64>()))
-            .collect();
         let mut prob = Problem::new();
         let (rd_var, ys) = sinr_constraints(&mut prob, dim, &c, &tau, gamma, power / s.noise)?;
         let parts = covariance_parts(&rd_var, &ys, &tau);
@@ -382,10 +374,7 @@ impl<'a> Pdd<'a> {
         let e = scaled(&(b * &ze * b.adjoint()), power);
         let x = &(&analog * &rx) * analog.adjoint();
         let q = &(&x + &shift) + &e;
-        let crb = model
-            .bound(&q, None)
-            .trace()
-            .unwrap_or(f64::INFINITY);
+        let crb = model.bound(&q, None).trace().unwrap_or(f64::INFINITY);
         Ok(Some(DigitalBlock {
             rx,
             w,
@@ -501,7 +490,10 @@ impl<'a> Pdd<'a> {
         let sol = prob.solve(self.settings)?;
         self.analog_solves += 1;
         let mut best = (f.to_vec(), current);
-        if !matches!(sol.status, Status::Optimal { .. } | Status::Inaccurate { .. }) {
+        if !matches!(
+            sol.status,
+            Status::Optimal { .. } | Status::Inaccurate { .. }
+        ) {
             return Ok(best);
         }
         self.last_sdr_value = Some(sol.value(&bound) * power);
@@ -511,12 +503,19 @@ impl<'a> Pdd<'a> {
         };
         let phases = |xi: &[C64]| -> Vec<C64> {
             xi.iter()
-                .map(|z| if z.norm() > 0.0 { z / z.norm() } else { C64::new(1.0, 0.0) })
+                .map(|z| {
+                    if z.norm() > 0.0 {
+                        z / z.norm()
+                    } else {
+                        C64::new(1.0, 0.0)
+                    }
+                })
                 .collect()
         };
         let roots: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
-        let mut candidates: Vec<Vec<C64>> =
-            vec![phases(&(0..na).map(|n| vecs[(n, na - 1)]).collect::<Vec<_>>())];
+        let mut candidates: Vec<Vec<C64>> = vec![phases(
+            &(0..na).map(|n| vecs[(n, na - 1)]).collect::<Vec<_>>(),
+        )];
         for _ in 0..self.pdd.randomizations {
             let r: Vec<C64> = (0..na)
                 .map(|_| {
@@ -614,7 +613,10 @@ fn project_on_cone(d0: &[f64], rows: &[Vec<f64>]) -> Vec<f64> {
             }
         }
         let scale = dot(d0, d0).max(1e-300).sqrt();
-        if rows.iter().any(|a| dot(a, &d) < -1e-10 * scale * dot(a, a).sqrt()) {
+        if rows
+            .iter()
+            .any(|a| dot(a, &d) < -1e-10 * scale * dot(a, a).sqrt())
+        {
             continue;
         }
         let dist: f64 = d.iter().zip(d0).map(|(x, y)| (x - y).powi(2)).sum();
@@ -796,12 +798,16 @@ impl IterativeAlgorithm for InnerAo<'_, '_> {
         })?;
         let (next, misfit) = match self.pdd.pdd.analog_step {
             AnalogStep::Sdr => self.pdd.analog_step(f, &blk, self.upsilon, self.rho)?,
-            AnalogStep::Manifold => self.pdd.analog_step_manifold(f, &blk, self.upsilon, self.rho)?,
+            AnalogStep::Manifold => {
+                self.pdd
+                    .analog_step_manifold(f, &blk, self.upsilon, self.rho)?
+            }
         };
         let penalty = misfit / (2.0 * self.rho);
         let mut step = Step::new(next, blk.crb + penalty);
         step.metrics.push(("crb".into(), blk.crb));
-        step.metrics.push(("block38_value".into(), blk.program_value));
+        step.metrics
+            .push(("block38_value".into(), blk.program_value));
         step.metrics.push(("penalty_term".into(), penalty));
         self.last = Some(blk);
         Ok(step)
@@ -862,14 +868,19 @@ impl IterativeAlgorithm for Outer<'_> {
             next.rho = st.rho * settings.penalty_decrease;
         }
         next.eta = 0.9 * violation * power;
-        let al = blk.crb + frobenius_sq(&(&h + &scaled(&st.upsilon, self.pdd.pdd.sign.sign() * st.rho)))
-            / (2.0 * st.rho);
+        let al = blk.crb
+            + frobenius_sq(&(&h + &scaled(&st.upsilon, self.pdd.pdd.sign.sign() * st.rho)))
+                / (2.0 * st.rho);
         let mut step = Step::new(next, blk.crb);
         step.metrics.push(("violation".into(), violation));
         step.metrics.push(("augmented_lagrangian".into(), al));
         step.metrics.push(("penalty".into(), st.rho));
-        step.metrics.push(("dual_update".into(), if dual_update { 1.0 } else { 0.0 }));
-        step.metrics.push(("inner_non_monotone_steps".into(), self.inner_non_monotone as f64));
+        step.metrics
+            .push(("dual_update".into(), if dual_update { 1.0 } else { 0.0 }));
+        step.metrics.push((
+            "inner_non_monotone_steps".into(),
+            self.inner_non_monotone as f64,
+        ));
         self.last = Some(blk);
         Ok(step)
     }
@@ -956,7 +967,8 @@ impl IterativeAlgorithm for PowerDescent<'_> {
             }
         }
         let mut step = Step::new(best.0, best.1 / budget);
-        step.metrics.push(("power_fraction".into(), best.1 / budget));
+        step.metrics
+            .push(("power_fraction".into(), best.1 / budget));
         step.metrics.push(("step".into(), best.2));
         Ok(step)
     }
@@ -1216,9 +1228,17 @@ mod tests {
             };
             let fd = (Pdd::analog_misfit(&t, &m, &at(h)) - Pdd::analog_misfit(&t, &m, &at(-h)))
                 / (2.0 * h);
-            assert!((fd - g[i]).abs() <= 1e-6 * g[i].abs().max(1.0), "misfit {i}: {fd} vs {}", g[i]);
+            assert!(
+                (fd - g[i]).abs() <= 1e-6 * g[i].abs().max(1.0),
+                "misfit {i}: {fd} vs {}",
+                g[i]
+            );
             let fd = (transposed_form(&at(h), &s) - transposed_form(&at(-h), &s)) / (2.0 * h);
-            assert!((fd - gs[i]).abs() <= 1e-6 * gs[i].abs().max(1.0), "form {i}: {fd} vs {}", gs[i]);
+            assert!(
+                (fd - gs[i]).abs() <= 1e-6 * gs[i].abs().max(1.0),
+                "form {i}: {fd} vs {}",
+                gs[i]
+            );
         }
     }
 
@@ -1244,7 +1264,10 @@ mod tests {
                     .map(|x| x + 0.3 * rng.sample::<f64, _>(StandardNormal))
                     .collect();
                 if rows.iter().all(|a| dot(a, &e) >= 0.0) {
-                    assert!(dist(&e) >= best * (1.0 - 1e-12), "trial {trial}: a nearer point");
+                    assert!(
+                        dist(&e) >= best * (1.0 - 1e-12),
+                        "trial {trial}: a nearer point"
+                    );
                 }
             }
         }
@@ -1259,7 +1282,10 @@ mod tests {
         let arch = PartiallyConnected::new(16, 4).unwrap();
         let settings = SolverSettings::default();
         for sign in [PenaltySign::Consistent, PenaltySign::Printed] {
-            let pdd_settings = PddSettings { sign, ..PddSettings::default() };
+            let pdd_settings = PddSettings {
+                sign,
+                ..PddSettings::default()
+            };
             let mut p = Pdd::new(&m, arch, &settings, &pdd_settings).unwrap();
             let mut rng = ChaCha8Rng::seed_from_u64(21);
             let f = random_shifters(16, 4);
@@ -1283,7 +1309,11 @@ mod tests {
                 let h = random_hermitian(16, &mut rng);
                 let h = scaled(&h, 1e-3 * power / frobenius_sq(&h).sqrt());
                 for e in [&blk.q + &h, &blk.q - &h] {
-                    assert!(value(&e) >= v0 * (1.0 - 1e-6), "{sign:?}: {} < {v0}", value(&e));
+                    assert!(
+                        value(&e) >= v0 * (1.0 - 1e-6),
+                        "{sign:?}: {} < {v0}",
+                        value(&e)
+                    );
                 }
             }
         }
@@ -1344,10 +1374,7 @@ mod tests {
         for (k, s) in forms.iter().enumerate() {
             // f^T S f^* = signal/gamma - interference - probing; SINR = signal/(interference+probing+noise)
             let h = &m.user_channels[k];
-            let signal: f64 = (0..16)
-                .map(|n| h[n] * w[(n, k)])
-                .sum::<C64>()
-                .norm_sqr();
+            let signal: f64 = (0..16).map(|n| h[n] * w[(n, k)]).sum::<C64>().norm_sqr();
             let lhs = transposed_form(&f, s);
             let rest = signal / sinr[k] - m.scenario.noise; // interference + probing
             let want = signal / gamma - rest;

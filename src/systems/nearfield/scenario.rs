@@ -298,15 +298,14 @@ impl NearfieldScenario {
                         format!("\"{other}\" uplink designs (Algorithm 6) are not implemented yet; the hybrid downlink is (mode = \"downlink\")"),
                     ));
                 }
-                let method =
-                    match i
-                        .choice_or("method", &["altmin", "pdd", "pdd-manifold"], "altmin")?
-                        .as_str()
-                    {
-                        "altmin" => HybridMethod::AltMin,
-                        "pdd-manifold" => HybridMethod::PddManifold,
-                        _ => HybridMethod::Pdd,
-                    };
+                let method = match i
+                    .choice_or("method", &["altmin", "pdd", "pdd-manifold"], "altmin")?
+                    .as_str()
+                {
+                    "altmin" => HybridMethod::AltMin,
+                    "pdd-manifold" => HybridMethod::PddManifold,
+                    _ => HybridMethod::Pdd,
+                };
                 if other == "far" {
                     Architecture::FarField(method)
                 } else {
