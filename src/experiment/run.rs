@@ -544,35 +544,39 @@ pub fn results_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
         })
         .collect();
     header.extend(metric_names);
-    let mut out = header
-        .iter()
-        .map(|h| csv_field(h))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
+    let mut out = csv_line(&header);
     for r in rows {
-        let mut cells = vec![
-            r.point.to_string(),
-            r.repetition.to_string(),
-            r.seed.to_string(),
-        ];
-        let p = &points[r.point];
-        for k in &sweep_keys {
-            cells.push(p.get(k).map(value_text).unwrap_or_default());
-        }
+        let mut cells = row_key_cells(r, &points[r.point], &sweep_keys);
         for c in &metric_cols {
             cells.push(r.metrics.get(c).map(json_cell).unwrap_or_default());
         }
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_field(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
+        out.push_str(&csv_line(&cells));
     }
     out
+}
+
+/// The cells that identify a row: point, repetition, seed and the swept values.
+fn row_key_cells(r: &Row, p: &Point, sweep_keys: &[String]) -> Vec<String> {
+    let mut cells = vec![
+        r.point.to_string(),
+        r.repetition.to_string(),
+        r.seed.to_string(),
+    ];
+    for k in sweep_keys {
+        cells.push(p.get(k).map(value_text).unwrap_or_default());
+    }
+    cells
+}
+
+/// One CSV line (quoted cells, newline).
+fn csv_line(cells: &[String]) -> String {
+    let mut line = cells
+        .iter()
+        .map(|c| csv_field(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
 }
 
 /// The convergence histories, one line per (point, repetition, iteration): `None` when
@@ -596,23 +600,11 @@ pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
     header.extend(sweep_keys.iter().cloned());
     header.push("iteration".into());
     header.extend(fields.iter().cloned());
-    let mut out = header
-        .iter()
-        .map(|h| csv_field(h))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
+    let mut out = csv_line(&header);
     for r in rows {
-        let p = &points[r.point];
+        let key = row_key_cells(r, &points[r.point], &sweep_keys);
         for (i, rec) in history_records(r).iter().enumerate() {
-            let mut cells = vec![
-                r.point.to_string(),
-                r.repetition.to_string(),
-                r.seed.to_string(),
-            ];
-            for k in &sweep_keys {
-                cells.push(p.get(k).map(value_text).unwrap_or_default());
-            }
+            let mut cells = key.clone();
             cells.push(
                 rec.get("iteration")
                     .map(json_cell)
@@ -621,14 +613,7 @@ pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
             for f in &fields {
                 cells.push(rec.get(f).map(json_cell).unwrap_or_default());
             }
-            out.push_str(
-                &cells
-                    .iter()
-                    .map(|c| csv_field(c))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            out.push('\n');
+            out.push_str(&csv_line(&cells));
         }
     }
     Some(out)

@@ -118,7 +118,7 @@ impl HybridMethod {
     }
 }
 
-/// The keys of Algorithm 2 only (`method = "pdd"`).
+/// The keys of Algorithm 2 only (`method = "pdd"`), a part of [`KEYS`] (tested).
 const PDD_KEYS: &[&str] = &[
     "randomizations",
     "penalty_sign",
@@ -455,5 +455,19 @@ impl NearfieldScenario {
             .parse()
             .map_err(|e: toml::de::Error| IsacError::input("input", e.message().to_string()))?;
         Self::from_table(&table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The PDD-only keys are input keys: a key missing from `KEYS` would be rejected as
+    /// unknown before its own check could name what it applies to.
+    #[test]
+    fn pdd_keys_are_input_keys() {
+        for k in PDD_KEYS {
+            assert!(KEYS.contains(k), "{k}");
+        }
     }
 }
