@@ -125,7 +125,7 @@ pub fn design_settings() -> SolverSettings {
 pub fn fully_digital(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDesign> {
     match model.scenario.mode {
         Mode::Downlink => downlink(model, settings),
-        Mode::Uplink => uplink(model, settings),
+        Mode::Uplink => uplink_through(model, None, settings),
     }
 }
 
@@ -249,6 +249,18 @@ pub(super) fn crb_program(
             jt[j][i] = entry;
         }
     }
+    schur_objective(prob, &jt, &d)
+}
+
+/// `tr CRB = tr(E^T J^{-1} E)` through the Schur LMI `[[J~, E], [E^T, V]] >= 0` (module
+/// doc) for an affine, equilibrated FIM `J~ = D J D` (`jt`, symmetric) with `D =
+/// diag(d)`. Returns the objective to minimise and the factor that turns its value into
+/// `tr CRB`.
+pub(super) fn schur_objective(
+    prob: &mut Problem,
+    jt: &[Vec<Affine>],
+    d: &[f64],
+) -> Result<(Affine, f64)> {
     let v = [prob.scalar(), prob.scalar(), prob.scalar()];
     let vm = [[&v[0], &v[1]], [&v[1], &v[2]]];
     let block: AffineMatrix = (0..6)
@@ -768,7 +780,16 @@ pub fn uplink_echo_limit(
     Ok(limit)
 }
 
-fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDesign> {
+/// The uplink design for the MT's analog combiner `F` (`None`: fully digital, `F = I`):
+/// `min tr CRB(R_u; F)  s.t.  tr R_u <= P_s, b^T R_u b^* <= s_max(F), R_u >= 0` with
+/// MMSE combiners `w_k` after `F` (module doc). Exact for every `F` with `F^H F = I`: the
+/// block `{U, R_u, w_k}` of Algorithm 6 solved to optimality. The combiners are returned
+/// in `F`'s domain (`N_RF x K`; `N_a x K` when `None`).
+pub fn uplink_through(
+    model: &NearfieldModel,
+    combiner: Option<&Mat<C64>>,
+    settings: &SolverSettings,
+) -> Result<DigitalDesign> {
     let started = Instant::now();
     let s = &model.scenario;
     let nb = s.at.elements;
@@ -776,12 +797,12 @@ fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDe
     let vectors = model.transmit_vectors().to_vec();
     let basis = design_basis(&vectors, nb, s.subspace)?;
     let dim = basis.ncols();
-    let limit = match uplink_echo_limit(model, None) {
+    let limit = match uplink_echo_limit(model, combiner) {
         Ok(l) => l,
         Err(u) => {
             return Ok(DigitalDesign::empty(
                 DesignStatus::infeasible(
-                    format!("user {u} misses its SINR target even without probing (MMSE combining, no echo)"),
+                    format!("user {u} misses its SINR target even without probing (MMSE combining{}, no echo)", if combiner.is_some() { " through this analog stage" } else { "" }),
                     true,
                 ),
                 dim,
@@ -791,7 +812,7 @@ fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDe
     };
     let mut prob = Problem::new();
     let z = prob.psd_hermitian(dim);
-    let rg = model.receive_gram(None);
+    let rg = model.receive_gram(combiner);
     let (objective, wmax) = crb_program(&mut prob, model, &basis, power, &rg, &[(&z, 1.0)], None)?;
     prob.minimize(objective);
     let b = coordinates(&basis, &model.at_response.value);
@@ -826,14 +847,14 @@ fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDe
         }
     }
     let k = model.users();
-    let na = s.mt.elements;
+    let na = combiner.map_or(s.mt.elements, |f| f.ncols());
     let mut combiners = Mat::<C64>::zeros(na, k);
     let mut sinr = Vec::with_capacity(k);
     let mut problems = Vec::new();
     for u in 0..k {
-        match model.mmse_combiner(u, &ru, None) {
+        match model.mmse_combiner(u, &ru, combiner) {
             Some(wk) => {
-                sinr.push(model.uplink_sinr_with(u, &wk, &ru, None));
+                sinr.push(model.uplink_sinr_with(u, &wk, &ru, combiner));
                 for r in 0..na {
                     combiners[(r, u)] = wk[r];
                 }
@@ -858,7 +879,7 @@ fn uplink(model: &NearfieldModel, settings: &SolverSettings) -> Result<DigitalDe
     if !problems.is_empty() {
         d.status = DesignStatus::inaccurate(problems.join("; "), Some(sol.violation.scaled));
     }
-    d.bound = Some(model.bound(&ru, None));
+    d.bound = Some(model.bound(&ru, combiner));
     d.transmit_covariance = Some(ru.clone());
     d.sensing_covariance = Some(ru);
     d.digital = Some(combiners);

@@ -151,6 +151,10 @@ pub fn digital_for_analog(
     analog: &Mat<C64>,
     settings: &SolverSettings,
 ) -> Result<HybridDesign> {
+    if model.scenario.mode == Mode::Uplink {
+        // the uplink's digital block for a fixed combiner (super::uplink)
+        return super::uplink::exact_block(model, arch, analog, settings);
+    }
     let started = Instant::now();
     let structure = arch.check(analog).ok_or_else(|| {
         IsacError::input(
@@ -428,7 +432,12 @@ pub fn far_field_design(
         d.sensing_covariance.clone(),
     ) {
         let s = &model.scenario;
-        let sinr = model.downlink_sinr(&w, &rd);
+        // the design's beamformers unchanged on the true channels: precoders and R_d in
+        // the downlink, the combiners F w_k and R_u in the uplink
+        let sinr = match s.mode {
+            Mode::Downlink => model.downlink_sinr(&w, &rd),
+            Mode::Uplink => super::uplink::uplink_sinrs(model, &w, &rd),
+        };
         let (worst_user, worst) =
             sinr.iter()
                 .cloned()

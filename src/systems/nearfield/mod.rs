@@ -14,6 +14,7 @@ pub mod model;
 pub mod numerical;
 pub mod pdd;
 pub mod scenario;
+pub mod uplink;
 
 pub use design::{fully_digital, DigitalDesign};
 pub use model::{Bound, NearfieldModel};
@@ -64,11 +65,14 @@ pub fn solve_design(
                         "N_a must be a multiple of N_RF (at most N_a)",
                     )
                 })?;
-            let design = |m: &NearfieldModel| match method {
-                HybridMethod::AltMin => {
+            let design = |m: &NearfieldModel| match (s.mode, method) {
+                (Mode::Uplink, _) => {
+                    uplink::uplink_ao_design(m, arch, &s.pdd, &s.uplink, &settings)
+                }
+                (_, HybridMethod::AltMin) => {
                     hybrid::altmin_design(m, arch, s.analog_iterations, &settings)
                 }
-                HybridMethod::Pdd | HybridMethod::PddManifold => {
+                (_, HybridMethod::Pdd | HybridMethod::PddManifold) => {
                     pdd::pdd_design(m, arch, s.analog_iterations, &s.pdd, &settings)
                 }
             };

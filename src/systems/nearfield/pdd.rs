@@ -182,7 +182,7 @@ struct Pdd<'a> {
     last_sdr_value: Option<f64>,
 }
 
-fn frobenius_sq(m: &Mat<C64>) -> f64 {
+pub(super) fn frobenius_sq(m: &Mat<C64>) -> f64 {
     let mut s = 0.0;
     for j in 0..m.ncols() {
         for i in 0..m.nrows() {
@@ -192,7 +192,7 @@ fn frobenius_sq(m: &Mat<C64>) -> f64 {
     s
 }
 
-fn max_abs(m: &Mat<C64>) -> f64 {
+pub(super) fn max_abs(m: &Mat<C64>) -> f64 {
     let mut s: f64 = 0.0;
     for j in 0..m.ncols() {
         for i in 0..m.nrows() {
@@ -202,13 +202,13 @@ fn max_abs(m: &Mat<C64>) -> f64 {
     s
 }
 
-fn scaled(m: &Mat<C64>, a: f64) -> Mat<C64> {
+pub(super) fn scaled(m: &Mat<C64>, a: f64) -> Mat<C64> {
     m * faer::Scale(C64::new(a, 0.0))
 }
 
 /// `Re tr(A Z)` for a constant `A` and a Hermitian `Z` given by its entries' real and
 /// imaginary parts as affine expressions.
-fn real_trace_affine(a: &Mat<C64>, z: &[Vec<(Affine, Affine)>]) -> Affine {
+pub(super) fn real_trace_affine(a: &Mat<C64>, z: &[Vec<(Affine, Affine)>]) -> Affine {
     let mut t = Affine::zero();
     for r in 0..a.nrows() {
         for c in 0..a.ncols() {
@@ -222,7 +222,7 @@ fn real_trace_affine(a: &Mat<C64>, z: &[Vec<(Affine, Affine)>]) -> Affine {
 }
 
 /// `Re tr(A Z)` for constants.
-fn real_trace(a: &Mat<C64>, z: &Mat<C64>) -> f64 {
+pub(super) fn real_trace(a: &Mat<C64>, z: &Mat<C64>) -> f64 {
     let mut t = 0.0;
     for r in 0..a.nrows() {
         for c in 0..a.ncols() {
@@ -233,7 +233,7 @@ fn real_trace(a: &Mat<C64>, z: &Mat<C64>) -> f64 {
 }
 
 /// `f^T S f^*`.
-fn transposed_form(f: &[C64], s: &Mat<C64>) -> f64 {
+pub(super) fn transposed_form(f: &[C64], s: &Mat<C64>) -> f64 {
     let mut t = C64::new(0.0, 0.0);
     for n in 0..f.len() {
         for m in 0..f.len() {
@@ -425,17 +425,6 @@ impl<'a> Pdd<'a> {
             .collect()
     }
 
-    /// (40a) at the shifters `f`: `||T - M o f f^H||_F^2`.
-    fn analog_misfit(t: &Mat<C64>, m: &Mat<C64>, f: &[C64]) -> f64 {
-        let mut s = 0.0;
-        for j in 0..f.len() {
-            for i in 0..f.len() {
-                s += (t[(i, j)] - m[(i, j)] * f[i] * f[j].conj()).norm_sqr();
-            }
-        }
-        s
-    }
-
     /// Block (40) by the SDR (43) and Gaussian randomization (module doc). Returns the
     /// new shifters and (40a) there.
     fn analog_step(
@@ -445,105 +434,182 @@ impl<'a> Pdd<'a> {
         upsilon: &Mat<C64>,
         rho: f64,
     ) -> Result<(Vec<C64>, f64)> {
-        let na = self.arch.antennas;
         let noise = self.model.scenario.noise;
         let power = self.model.scenario.power;
         let (t, m) = self.analog_objective_data(blk, upsilon, rho);
         let forms = self.sinr_forms(blk);
-        let current = Self::analog_misfit(&t, &m, f);
-        let floor: Vec<f64> = forms
-            .iter()
-            .map(|s| (transposed_form(f, s) - noise).min(0.0))
-            .collect();
-        // the SDR (43)
-        let mut prob = Problem::new();
-        let fd = prob.psd_hermitian(na);
-        for n in 0..na {
-            prob.eq(fd.entry(n, n)?.re, 1.0);
-        }
-        for s in &forms {
-            // sum_nm S_nm Fd_nm = Re tr(S^T Fd)
-            let st = s.transpose().to_owned();
-            prob.ge(fd.real_trace_with(&st)?.scaled(1.0 / noise), 1.0);
-        }
-        let mut residual = Vec::with_capacity(na * (na - 1));
-        let r2 = 2f64.sqrt() / power;
-        for j in 0..na {
-            for i in 0..j {
-                let e = fd.entry(i, j)?;
-                let (mr, mi) = (m[(i, j)].re, m[(i, j)].im);
-                let mut re = Affine::constant(t[(i, j)].re);
-                re.add_scaled(-mr, &e.re);
-                re.add_scaled(mi, &e.im);
-                let mut im = Affine::constant(t[(i, j)].im);
-                im.add_scaled(-mr, &e.im);
-                im.add_scaled(-mi, &e.re);
-                residual.push(re.scaled(r2));
-                residual.push(im.scaled(r2));
-            }
-        }
-        let diagonal: f64 = (0..na).map(|n| (t[(n, n)] - m[(n, n)]).norm_sqr()).sum();
-        residual.push(Affine::constant(diagonal.sqrt() / power));
-        let bound = prob.scalar();
-        prob.soc(bound.clone(), &residual);
-        prob.minimize(bound.clone());
-        let sol = prob.solve(self.settings)?;
+        let targets = current_targets(&forms, f, noise);
+        let step = sdr_phase_step(
+            &PhaseProblem {
+                t: &t,
+                m: &m,
+                forms: &forms,
+                targets: &targets,
+                unit: noise,
+                scale: power,
+            },
+            f,
+            self.pdd.randomizations,
+            &mut self.rng,
+            self.settings,
+        )?;
         self.analog_solves += 1;
-        let mut best = (f.to_vec(), current);
-        if !matches!(
-            sol.status,
-            Status::Optimal { .. } | Status::Inaccurate { .. }
-        ) {
-            return Ok(best);
+        if step.sdr_value.is_some() {
+            self.last_sdr_value = step.sdr_value;
         }
-        self.last_sdr_value = Some(sol.value(&bound) * power);
-        let relaxed = sol.hermitian_value(&fd);
-        let Some((vals, vecs)) = hermitian_eigen(&relaxed) else {
-            return Ok(best);
-        };
-        let phases = |xi: &[C64]| -> Vec<C64> {
-            xi.iter()
-                .map(|z| {
-                    if z.norm() > 0.0 {
-                        z / z.norm()
-                    } else {
-                        C64::new(1.0, 0.0)
-                    }
-                })
-                .collect()
-        };
-        let roots: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
-        let mut candidates: Vec<Vec<C64>> = vec![phases(
-            &(0..na).map(|n| vecs[(n, na - 1)]).collect::<Vec<_>>(),
-        )];
-        for _ in 0..self.pdd.randomizations {
-            let r: Vec<C64> = (0..na)
-                .map(|_| {
-                    let a: f64 = self.rng.sample(StandardNormal);
-                    let b: f64 = self.rng.sample(StandardNormal);
-                    C64::new(a, b) * std::f64::consts::FRAC_1_SQRT_2
-                })
-                .collect();
-            let xi: Vec<C64> = (0..na)
-                .map(|n| (0..na).map(|c| vecs[(n, c)] * roots[c] * r[c]).sum())
-                .collect();
-            candidates.push(phases(&xi));
-        }
-        for cand in candidates {
-            let feasible = forms
-                .iter()
-                .zip(&floor)
-                .all(|(s, fl)| transposed_form(&cand, s) - noise >= *fl);
-            if !feasible {
-                continue;
-            }
-            let g = Self::analog_misfit(&t, &m, &cand);
-            if g < best.1 {
-                best = (cand, g);
-            }
-        }
-        Ok(best)
+        Ok((step.shifters, step.misfit))
     }
+}
+
+/// `||T - M o f f^H||_F^2`, (40a) and (67a) (`M = Phi Phi^H` there).
+pub(super) fn analog_misfit(t: &Mat<C64>, m: &Mat<C64>, f: &[C64]) -> f64 {
+    let mut s = 0.0;
+    for j in 0..f.len() {
+        for i in 0..f.len() {
+            s += (t[(i, j)] - m[(i, j)] * f[i] * f[j].conj()).norm_sqr();
+        }
+    }
+    s
+}
+
+/// The SINR thresholds a phase step must keep: `unit` (the constraint's right-hand
+/// side), or the current value of a form already below it (never made worse).
+pub(super) fn current_targets(forms: &[Mat<C64>], f: &[C64], unit: f64) -> Vec<f64> {
+    forms
+        .iter()
+        .map(|s| unit + (transposed_form(f, s) - unit).min(0.0))
+        .collect()
+}
+
+/// The analog block of a PDD: `min ||T - M o f f^H||_F^2` over unit-modulus `f` with
+/// `f^T S_k f^* >= targets_k` for every form `S_k` ((40) of Algorithm 2, (67) of
+/// Algorithm 5). `unit` scales the SINR rows and `scale` the residual in the SDR (the
+/// size of `T`'s entries times `N_a`: the budget `P` in the downlink, 1 in the uplink).
+pub(super) struct PhaseProblem<'d> {
+    pub t: &'d Mat<C64>,
+    pub m: &'d Mat<C64>,
+    pub forms: &'d [Mat<C64>],
+    pub targets: &'d [f64],
+    pub unit: f64,
+    pub scale: f64,
+}
+
+/// What one SDR phase step returned.
+pub(super) struct SdrPhaseStep {
+    pub shifters: Vec<C64>,
+    pub misfit: f64,
+    /// The SDR's optimum `min ||T - M o F_dot||_F` (`None`: no optimal point).
+    pub sdr_value: Option<f64>,
+}
+
+/// The SDR (43) / (70) of a [`PhaseProblem`] with Gaussian randomization (module doc):
+/// the best unit-modulus candidate meeting every target, the current `f` included.
+pub(super) fn sdr_phase_step(
+    p: &PhaseProblem,
+    f: &[C64],
+    randomizations: usize,
+    rng: &mut ChaCha8Rng,
+    settings: &SolverSettings,
+) -> Result<SdrPhaseStep> {
+    let na = f.len();
+    let (t, m) = (p.t, p.m);
+    let current = analog_misfit(t, m, f);
+    // the SDR: F_dot >= 0, diag F_dot = 1, sum_nm S_nm Fd_nm >= target
+    let mut prob = Problem::new();
+    let fd = prob.psd_hermitian(na);
+    for n in 0..na {
+        prob.eq(fd.entry(n, n)?.re, 1.0);
+    }
+    for (s, target) in p.forms.iter().zip(p.targets) {
+        // sum_nm S_nm Fd_nm = Re tr(S^T Fd)
+        let st = s.transpose().to_owned();
+        prob.ge(
+            fd.real_trace_with(&st)?.scaled(1.0 / p.unit),
+            target / p.unit,
+        );
+    }
+    let mut residual = Vec::with_capacity(na * (na - 1));
+    let r2 = 2f64.sqrt() / p.scale;
+    for j in 0..na {
+        for i in 0..j {
+            let e = fd.entry(i, j)?;
+            let (mr, mi) = (m[(i, j)].re, m[(i, j)].im);
+            let mut re = Affine::constant(t[(i, j)].re);
+            re.add_scaled(-mr, &e.re);
+            re.add_scaled(mi, &e.im);
+            let mut im = Affine::constant(t[(i, j)].im);
+            im.add_scaled(-mr, &e.im);
+            im.add_scaled(-mi, &e.re);
+            residual.push(re.scaled(r2));
+            residual.push(im.scaled(r2));
+        }
+    }
+    let diagonal: f64 = (0..na).map(|n| (t[(n, n)] - m[(n, n)]).norm_sqr()).sum();
+    residual.push(Affine::constant(diagonal.sqrt() / p.scale));
+    let bound = prob.scalar();
+    prob.soc(bound.clone(), &residual);
+    prob.minimize(bound.clone());
+    let sol = prob.solve(settings)?;
+    let mut best = (f.to_vec(), current);
+    let unchanged = |best: (Vec<C64>, f64), sdr_value| SdrPhaseStep {
+        shifters: best.0,
+        misfit: best.1,
+        sdr_value,
+    };
+    if !matches!(
+        sol.status,
+        Status::Optimal { .. } | Status::Inaccurate { .. }
+    ) {
+        return Ok(unchanged(best, None));
+    }
+    let sdr_value = Some(sol.value(&bound) * p.scale);
+    let relaxed = sol.hermitian_value(&fd);
+    let Some((vals, vecs)) = hermitian_eigen(&relaxed) else {
+        return Ok(unchanged(best, sdr_value));
+    };
+    let phases = |xi: &[C64]| -> Vec<C64> {
+        xi.iter()
+            .map(|z| {
+                if z.norm() > 0.0 {
+                    z / z.norm()
+                } else {
+                    C64::new(1.0, 0.0)
+                }
+            })
+            .collect()
+    };
+    let roots: Vec<f64> = vals.iter().map(|v| v.max(0.0).sqrt()).collect();
+    let mut candidates: Vec<Vec<C64>> = vec![phases(
+        &(0..na).map(|n| vecs[(n, na - 1)]).collect::<Vec<_>>(),
+    )];
+    for _ in 0..randomizations {
+        let r: Vec<C64> = (0..na)
+            .map(|_| {
+                let a: f64 = rng.sample(StandardNormal);
+                let b: f64 = rng.sample(StandardNormal);
+                C64::new(a, b) * std::f64::consts::FRAC_1_SQRT_2
+            })
+            .collect();
+        let xi: Vec<C64> = (0..na)
+            .map(|n| (0..na).map(|c| vecs[(n, c)] * roots[c] * r[c]).sum())
+            .collect();
+        candidates.push(phases(&xi));
+    }
+    for cand in candidates {
+        let feasible = p
+            .forms
+            .iter()
+            .zip(p.targets)
+            .all(|(s, target)| transposed_form(&cand, s) >= *target);
+        if !feasible {
+            continue;
+        }
+        let g = analog_misfit(t, m, &cand);
+        if g < best.1 {
+            best = (cand, g);
+        }
+    }
+    Ok(unchanged(best, sdr_value))
 }
 
 /// `d/dphi_n` of a real function of `f` with Wirtinger gradient `g = d/df^*` at
@@ -689,7 +755,7 @@ impl IterativeAlgorithm for PhaseDescent<'_> {
     type State = Vec<C64>;
 
     fn step(&mut self, f: &Vec<C64>, _k: usize) -> Result<Step<Vec<C64>>> {
-        let g0 = Pdd::analog_misfit(self.t, self.m, f);
+        let g0 = analog_misfit(self.t, self.m, f);
         let grad = misfit_phase_gradient(self.t, self.m, f);
         let d0: Vec<f64> = grad.iter().map(|x| -x).collect();
         let rows: Vec<Vec<f64>> = self
@@ -716,7 +782,7 @@ impl IterativeAlgorithm for PhaseDescent<'_> {
                 .map(|(fi, di)| fi * C64::from_polar(1.0, t * di))
                 .collect();
             let cand = self.restore(cand);
-            let g = Pdd::analog_misfit(self.t, self.m, &cand);
+            let g = analog_misfit(self.t, self.m, &cand);
             if g <= g0 - 1e-4 * t * dd && self.feasible(&cand) {
                 self.step = t;
                 let mut step = Step::new(cand, g);
@@ -730,6 +796,30 @@ impl IterativeAlgorithm for PhaseDescent<'_> {
     }
 }
 
+/// The analog block by [`PhaseDescent`] from the feasible `f`: the shifters and the
+/// misfit there (`method = "pdd-manifold"`).
+pub(super) fn phase_descent(p: &PhaseProblem, f: &[C64]) -> (Vec<C64>, f64) {
+    let current = analog_misfit(p.t, p.m, f);
+    let mut descent = PhaseDescent {
+        t: p.t,
+        m: p.m,
+        forms: p.forms,
+        targets: p.targets.to_vec(),
+        step: 1e-3,
+    };
+    let rule = StoppingRule {
+        max_iterations: 200,
+        rel_tol: 1e-9,
+        rules: vec![Rule::stalled(
+            "no descent step keeps the SINRs",
+            Criterion::AtMost("step", 0.0),
+        )],
+        ..StoppingRule::default()
+    };
+    let run = iterate::run(&mut descent, f.to_vec(), current, &rule);
+    (run.state, run.objective)
+}
+
 impl Pdd<'_> {
     /// Block (40) by [`PhaseDescent`] from the current `f` (`method = "pdd-manifold"`).
     fn analog_step_manifold(
@@ -740,74 +830,92 @@ impl Pdd<'_> {
         rho: f64,
     ) -> Result<(Vec<C64>, f64)> {
         let noise = self.model.scenario.noise;
+        let power = self.model.scenario.power;
         let (t, m) = self.analog_objective_data(blk, upsilon, rho);
         let forms = self.sinr_forms(blk);
-        let targets: Vec<f64> = forms
-            .iter()
-            .map(|s| noise + (transposed_form(f, s) - noise).min(0.0))
-            .collect();
-        let current = Pdd::analog_misfit(&t, &m, f);
-        let mut descent = PhaseDescent {
-            t: &t,
-            m: &m,
-            forms: &forms,
-            targets,
-            step: 1e-3,
-        };
-        let rule = StoppingRule {
-            max_iterations: 200,
-            rel_tol: 1e-9,
-            rules: vec![Rule::stalled(
-                "no descent step keeps the SINRs",
-                Criterion::AtMost("step", 0.0),
-            )],
-            ..StoppingRule::default()
-        };
-        let run = iterate::run(&mut descent, f.to_vec(), current, &rule);
+        let targets = current_targets(&forms, f, noise);
+        let step = phase_descent(
+            &PhaseProblem {
+                t: &t,
+                m: &m,
+                forms: &forms,
+                targets: &targets,
+                unit: noise,
+                scale: power,
+            },
+            f,
+        );
         self.analog_solves += 1;
-        Ok((run.state, run.objective))
+        Ok(step)
     }
+}
+
+/// The two blocks of a PDD double loop over the shifters `f` of `F` and an auxiliary
+/// `Q` coupled by `Q = C(f)`: Algorithm 2 (downlink, `C = F R~_x F^H`, blocks (38) and
+/// (40)) and Algorithm 5 (uplink, `C = F F^H`, blocks (66) and (67)). [`run_pdd`] runs
+/// the loops (lines 2-17 of both algorithms) on the iteration driver.
+pub(super) trait PddBlocks {
+    /// The answer of the `Q` block.
+    type Block: Clone;
+    /// The `Q` block (with the other non-analog variables) at the shifters `f`; `None`
+    /// when it has no point.
+    fn q_step(&mut self, f: &[C64], upsilon: &Mat<C64>, rho: f64) -> Result<Option<Self::Block>>;
+    /// The analog block from `f`: the new shifters and the misfit
+    /// `||Q - C(f') + s rho Upsilon||_F^2` there.
+    fn f_step(
+        &mut self,
+        f: &[C64],
+        blk: &Self::Block,
+        upsilon: &Mat<C64>,
+        rho: f64,
+    ) -> Result<(Vec<C64>, f64)>;
+    /// `tr CRB(Q)` of a block.
+    fn crb(blk: &Self::Block) -> f64;
+    /// The `Q` block's objective at its optimum, as its program computed it.
+    fn q_value(blk: &Self::Block) -> f64;
+    /// `Q - C(f)`.
+    fn residual(&self, f: &[C64], blk: &Self::Block) -> Mat<C64>;
+    /// The unit of the violation `||Q - C(f)||_inf` (the budget `P` in the downlink).
+    fn unit(&self) -> f64;
+    /// The equation number of the `Q` block, for messages.
+    fn q_name(&self) -> &'static str;
+    fn settings(&self) -> &PddSettings;
 }
 
 /// The iterate of the outer loop.
 #[derive(Clone)]
-struct OuterState {
-    f: Vec<C64>,
-    upsilon: Mat<C64>,
-    rho: f64,
-    eta: f64,
+pub(super) struct OuterState {
+    pub f: Vec<C64>,
+    pub upsilon: Mat<C64>,
+    pub rho: f64,
+    pub eta: f64,
 }
 
-/// The inner loop (lines 4-7): one step = block (38) then block (40).
-struct InnerAo<'p, 'a> {
-    pdd: &'p mut Pdd<'a>,
+/// The inner loop (lines 4-7): one step = the `Q` block then the analog block.
+struct InnerAo<'p, B: PddBlocks> {
+    pdd: &'p mut B,
     upsilon: &'p Mat<C64>,
     rho: f64,
-    last: Option<DigitalBlock>,
+    last: Option<B::Block>,
 }
 
-impl IterativeAlgorithm for InnerAo<'_, '_> {
+impl<B: PddBlocks> IterativeAlgorithm for InnerAo<'_, B> {
     type State = Vec<C64>;
 
     fn step(&mut self, f: &Vec<C64>, _k: usize) -> Result<Step<Vec<C64>>> {
-        let blk = self.pdd.digital_step(f, self.upsilon, self.rho)?.ok_or_else(|| {
-            IsacError::Numerical(
-                "PDD block (38) infeasible: the SINR targets cannot be met through this analog stage"
-                    .into(),
-            )
+        let blk = self.pdd.q_step(f, self.upsilon, self.rho)?.ok_or_else(|| {
+            IsacError::Numerical(format!(
+                "PDD block {} infeasible: the SINR targets cannot be met through this analog stage",
+                self.pdd.q_name()
+            ))
         })?;
-        let (next, misfit) = match self.pdd.pdd.analog_step {
-            AnalogStep::Sdr => self.pdd.analog_step(f, &blk, self.upsilon, self.rho)?,
-            AnalogStep::Manifold => {
-                self.pdd
-                    .analog_step_manifold(f, &blk, self.upsilon, self.rho)?
-            }
-        };
+        let (next, misfit) = self.pdd.f_step(f, &blk, self.upsilon, self.rho)?;
         let penalty = misfit / (2.0 * self.rho);
-        let mut step = Step::new(next, blk.crb + penalty);
-        step.metrics.push(("crb".into(), blk.crb));
+        let crb = B::crb(&blk);
+        let mut step = Step::new(next, crb + penalty);
+        step.metrics.push(("crb".into(), crb));
         step.metrics
-            .push(("block38_value".into(), blk.program_value));
+            .push(("q_block_value".into(), B::q_value(&blk)));
         step.metrics.push(("penalty_term".into(), penalty));
         self.last = Some(blk);
         Ok(step)
@@ -815,20 +923,31 @@ impl IterativeAlgorithm for InnerAo<'_, '_> {
 }
 
 /// The outer loop (lines 2-17).
-struct Outer<'a> {
-    pdd: Pdd<'a>,
-    last: Option<DigitalBlock>,
-    inner_steps: usize,
-    /// Inner steps that increased (36) beyond the solver's accuracy (none expected: both
-    /// blocks are exact or descending).
-    inner_non_monotone: usize,
+pub(super) struct Outer<B: PddBlocks> {
+    pub pdd: B,
+    pub last: Option<B::Block>,
+    pub inner_steps: usize,
+    /// Inner steps that increased the augmented Lagrangian beyond the solver's accuracy
+    /// (none expected: both blocks are exact or descending).
+    pub inner_non_monotone: usize,
 }
 
-impl IterativeAlgorithm for Outer<'_> {
+impl<B: PddBlocks> Outer<B> {
+    pub fn new(pdd: B) -> Self {
+        Outer {
+            pdd,
+            last: None,
+            inner_steps: 0,
+            inner_non_monotone: 0,
+        }
+    }
+}
+
+impl<B: PddBlocks> IterativeAlgorithm for Outer<B> {
     type State = OuterState;
 
     fn step(&mut self, st: &OuterState, _k: usize) -> Result<Step<OuterState>> {
-        let settings = self.pdd.pdd;
+        let settings = self.pdd.settings().clone();
         let (f, last, reason) = {
             let mut inner = InnerAo {
                 pdd: &mut self.pdd,
@@ -854,24 +973,23 @@ impl IterativeAlgorithm for Outer<'_> {
             }
         }
         let blk = last.ok_or_else(|| IsacError::Numerical("PDD inner loop took no step".into()))?;
-        let power = self.pdd.model.scenario.power;
-        let analog = self.pdd.analog(&f);
-        let x = &(&analog * &blk.rx) * analog.adjoint();
-        let h = &blk.q - &x;
-        let violation = max_abs(&h) / power;
+        let unit = self.pdd.unit();
+        let h = self.pdd.residual(&f, &blk);
+        let violation = max_abs(&h) / unit;
         let mut next = st.clone();
         next.f = f;
-        let dual_update = violation * power <= st.eta;
+        let dual_update = violation * unit <= st.eta;
         if dual_update {
             next.upsilon = &st.upsilon + &scaled(&h, 1.0 / st.rho);
         } else {
             next.rho = st.rho * settings.penalty_decrease;
         }
-        next.eta = 0.9 * violation * power;
-        let al = blk.crb
-            + frobenius_sq(&(&h + &scaled(&st.upsilon, self.pdd.pdd.sign.sign() * st.rho)))
+        next.eta = 0.9 * violation * unit;
+        let crb = B::crb(&blk);
+        let al = crb
+            + frobenius_sq(&(&h + &scaled(&st.upsilon, settings.sign.sign() * st.rho)))
                 / (2.0 * st.rho);
-        let mut step = Step::new(next, blk.crb);
+        let mut step = Step::new(next, crb);
         step.metrics.push(("violation".into(), violation));
         step.metrics.push(("augmented_lagrangian".into(), al));
         step.metrics.push(("penalty".into(), st.rho));
@@ -883,6 +1001,87 @@ impl IterativeAlgorithm for Outer<'_> {
         ));
         self.last = Some(blk);
         Ok(step)
+    }
+}
+
+/// Runs the PDD double loop from the feasible shifters `f` (`tr CRB = crb0` there) with
+/// `Upsilon = 0` and the penalty `rho0`, until the violation is below `epsilon_PDD` or
+/// `max_outer` outer iterations. Returns the run and the blocks (their counters).
+pub(super) fn run_pdd<B: PddBlocks>(
+    blocks: B,
+    f: Vec<C64>,
+    crb0: f64,
+    rho0: f64,
+) -> (iterate::IterationResult<OuterState>, Outer<B>) {
+    let n = f.len();
+    let unit = blocks.unit();
+    let pdd = blocks.settings().clone();
+    let mut outer = Outer::new(blocks);
+    let state = OuterState {
+        f,
+        upsilon: Mat::zeros(n, n),
+        rho: rho0,
+        // the first outer iteration updates the dual unless its violation exceeds the unit
+        eta: unit,
+    };
+    let rule = StoppingRule {
+        max_iterations: pdd.max_outer,
+        objective_test: false,
+        monotone: false,
+        rules: vec![Rule::converged(
+            "constraint violation below epsilon_PDD",
+            Criterion::Below("violation", pdd.pdd_tolerance),
+        )],
+        ..StoppingRule::default()
+    };
+    let run = iterate::run(&mut outer, state, crb0, &rule);
+    (run, outer)
+}
+
+impl<'a> PddBlocks for Pdd<'a> {
+    type Block = DigitalBlock;
+
+    fn q_step(&mut self, f: &[C64], upsilon: &Mat<C64>, rho: f64) -> Result<Option<DigitalBlock>> {
+        self.digital_step(f, upsilon, rho)
+    }
+
+    fn f_step(
+        &mut self,
+        f: &[C64],
+        blk: &DigitalBlock,
+        upsilon: &Mat<C64>,
+        rho: f64,
+    ) -> Result<(Vec<C64>, f64)> {
+        match self.pdd.analog_step {
+            AnalogStep::Sdr => self.analog_step(f, blk, upsilon, rho),
+            AnalogStep::Manifold => self.analog_step_manifold(f, blk, upsilon, rho),
+        }
+    }
+
+    fn crb(blk: &DigitalBlock) -> f64 {
+        blk.crb
+    }
+
+    fn q_value(blk: &DigitalBlock) -> f64 {
+        blk.program_value
+    }
+
+    fn residual(&self, f: &[C64], blk: &DigitalBlock) -> Mat<C64> {
+        let analog = self.analog(f);
+        let x = &(&analog * &blk.rx) * analog.adjoint();
+        &blk.q - &x
+    }
+
+    fn unit(&self) -> f64 {
+        self.model.scenario.power
+    }
+
+    fn q_name(&self) -> &'static str {
+        "(38)"
+    }
+
+    fn settings(&self) -> &PddSettings {
+        self.pdd
     }
 }
 
@@ -1113,32 +1312,12 @@ pub fn pdd_design(
         }
         return Ok((d, fd));
     };
-    let power = model.scenario.power;
-    let na = arch.antennas;
-    let mut outer = Outer {
-        pdd: Pdd::new(model, arch, settings, pdd)?,
-        last: None,
-        inner_steps: 0,
-        inner_non_monotone: 0,
-    };
-    let state = OuterState {
-        f: arch.shifters(&start.analog),
-        upsilon: Mat::zeros(na, na),
-        rho: initial_penalty(model, pdd, crb0),
-        // the first outer iteration updates the dual unless its violation exceeds P
-        eta: power,
-    };
-    let rule = StoppingRule {
-        max_iterations: pdd.max_outer,
-        objective_test: false,
-        monotone: false,
-        rules: vec![Rule::converged(
-            "constraint violation below epsilon_PDD",
-            Criterion::Below("violation", pdd.pdd_tolerance),
-        )],
-        ..StoppingRule::default()
-    };
-    let run = iterate::run(&mut outer, state, crb0, &rule);
+    let (run, outer) = run_pdd(
+        Pdd::new(model, arch, settings, pdd)?,
+        arch.shifters(&start.analog),
+        crb0,
+        initial_penalty(model, pdd, crb0),
+    );
     let analog = arch.analog(&run.state.f);
     let mut d = digital_for_analog(model, arch, &analog, settings)?;
     let outer_iterations = run.iterations();
@@ -1226,8 +1405,7 @@ mod tests {
                 x[i] *= C64::from_polar(1.0, d);
                 x
             };
-            let fd = (Pdd::analog_misfit(&t, &m, &at(h)) - Pdd::analog_misfit(&t, &m, &at(-h)))
-                / (2.0 * h);
+            let fd = (analog_misfit(&t, &m, &at(h)) - analog_misfit(&t, &m, &at(-h))) / (2.0 * h);
             assert!(
                 (fd - g[i]).abs() <= 1e-6 * g[i].abs().max(1.0),
                 "misfit {i}: {fd} vs {}",
@@ -1335,10 +1513,10 @@ mod tests {
         let blk = p.digital_step(&f, &upsilon, rho).unwrap().unwrap();
         let forms = p.sinr_forms(&blk);
         let (t, mm) = p.analog_objective_data(&blk, &upsilon, rho);
-        let before = Pdd::analog_misfit(&t, &mm, &f);
+        let before = analog_misfit(&t, &mm, &f);
         let (g, after) = p.analog_step_manifold(&f, &blk, &upsilon, rho).unwrap();
         assert!(after < before, "no descent: {after} vs {before}");
-        assert!((Pdd::analog_misfit(&t, &mm, &g) - after).abs() <= 1e-12 * before);
+        assert!((analog_misfit(&t, &mm, &g) - after).abs() <= 1e-12 * before);
         for z in &g {
             assert!((z.norm() - 1.0).abs() < 1e-12);
         }

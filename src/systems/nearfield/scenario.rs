@@ -9,6 +9,7 @@ use crate::C64;
 use toml::Table;
 
 pub use super::pdd::{AnalogStep, PddSettings, PenaltySign};
+pub use super::uplink::{UplinkBlock, UplinkSettings};
 
 /// Every key a `nearfield` instance may hold.
 pub const KEYS: &[&str] = &[
@@ -25,6 +26,9 @@ pub const KEYS: &[&str] = &[
     "pdd_tolerance",
     "outer_iterations",
     "inner_iterations",
+    "uplink_block",
+    "ao_iterations",
+    "sca_iterations",
     "mt_antennas",
     "at_antennas",
     "rf_chains",
@@ -130,6 +134,34 @@ const PDD_KEYS: &[&str] = &[
     "inner_iterations",
 ];
 
+/// The keys of Algorithm 6 only (a hybrid or far uplink), a part of [`KEYS`] (tested).
+const UPLINK_KEYS: &[&str] = &["uplink_block", "ao_iterations", "sca_iterations"];
+
+/// The uplink AO keys; each is bad input unless the design is a hybrid or far uplink.
+fn uplink_settings(i: &Input, mode: Mode, architecture: Architecture) -> Result<UplinkSettings> {
+    let applies = mode == Mode::Uplink && architecture != Architecture::Digital;
+    if !applies {
+        if let Some(k) = UPLINK_KEYS.iter().find(|k| i.has(k)) {
+            return Err(IsacError::input(
+                *k,
+                "applies to a hybrid or far uplink only (Algorithm 6: mode = \"uplink\", architecture = \"hybrid\" or \"far\")",
+            ));
+        }
+    }
+    let d = UplinkSettings::default();
+    Ok(UplinkSettings {
+        block: match i
+            .choice_or("uplink_block", &["exact", "sca"], "exact")?
+            .as_str()
+        {
+            "sca" => UplinkBlock::Sca,
+            _ => UplinkBlock::Exact,
+        },
+        max_ao: i.usize_in_or("ao_iterations", 1, 10_000, d.max_ao)?,
+        max_sca: i.usize_in_or("sca_iterations", 1, 10_000, d.max_sca)?,
+    })
+}
+
 /// How the sensing gain `beta_s` of (8) is obtained.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum EchoModel {
@@ -206,8 +238,11 @@ pub struct NearfieldScenario {
     pub estimator_grid: usize,
     /// Cap on the analog stage's iterations (hybrid designs).
     pub analog_iterations: usize,
-    /// The parameters of Algorithm 2 (`method = "pdd"`; `seed` is the scenario's).
+    /// The parameters of Algorithm 2 (`method = "pdd"`; `seed` is the scenario's), and
+    /// of Algorithm 5 in the uplink.
     pub pdd: PddSettings,
+    /// The parameters of Algorithm 6 (hybrid and far uplink).
+    pub uplink: UplinkSettings,
 }
 
 fn wavefront(i: &Input, key: &str, allowed: &[&str], default: &str) -> Result<Wavefront> {
@@ -292,16 +327,12 @@ impl NearfieldScenario {
                 Architecture::Digital
             }
             other => {
-                if mode == Mode::Uplink {
-                    return Err(IsacError::input(
-                        "architecture",
-                        format!("\"{other}\" uplink designs (Algorithm 6) are not implemented yet; the hybrid downlink is (mode = \"downlink\")"),
-                    ));
-                }
-                let method = match i
-                    .choice_or("method", &["altmin", "pdd", "pdd-manifold"], "altmin")?
-                    .as_str()
-                {
+                // the uplink has no covariance on the MT to fit: no altmin there
+                let (allowed, default): (&[&str], &str) = match mode {
+                    Mode::Downlink => (&["altmin", "pdd", "pdd-manifold"], "altmin"),
+                    Mode::Uplink => (&["pdd", "pdd-manifold"], "pdd-manifold"),
+                };
+                let method = match i.choice_or("method", allowed, default)?.as_str() {
                     "altmin" => HybridMethod::AltMin,
                     "pdd-manifold" => HybridMethod::PddManifold,
                     _ => HybridMethod::Pdd,
@@ -446,6 +477,7 @@ impl NearfieldScenario {
             estimator_grid: i.usize_in_or("estimator_grid", 16, 1_000_000, 2048)?,
             analog_iterations: i.usize_in_or("analog_iterations", 1, 100_000, 200)?,
             pdd: pdd_settings(&i, architecture)?,
+            uplink: uplink_settings(&i, mode, architecture)?,
         })
     }
 
@@ -466,7 +498,7 @@ mod tests {
     /// unknown before its own check could name what it applies to.
     #[test]
     fn pdd_keys_are_input_keys() {
-        for k in PDD_KEYS {
+        for k in PDD_KEYS.iter().chain(UPLINK_KEYS) {
             assert!(KEYS.contains(k), "{k}");
         }
     }
