@@ -401,3 +401,115 @@ fn the_power_descent_gives_pdd_a_feasible_start() {
     assert!(tried >= 4, "only {tried} drops without an altmin start");
     assert!(found * 2 > tried, "a start on {found} of {tried} drops");
 }
+
+/// The uplink AO (Algorithm 6), block 1 exact or by SCA, block 2 by PDD with either
+/// analog step, on random seeded drops: every returned design passes the re-check from
+/// its matrices alone (structure of `F`, probing power, every SINR (17) with the
+/// antenna-domain combiner `F w_k` on the true channels, the CRB of `R_u` through `F`),
+/// and no design is below the fully digital bound. The AO's best iterate is never above
+/// its first iterate (the random start's exact block).
+#[test]
+fn uplink_ao_designs_pass_the_recheck_and_respect_the_bound() {
+    use isac::systems::nearfield::pdd::{AnalogStep, PddSettings};
+    use isac::systems::nearfield::uplink::{
+        exact_block, random_start, uplink_ao_design, uplink_sinrs, UplinkBlock, UplinkSettings,
+    };
+    let settings = design_settings();
+    let arch = PartiallyConnected::new(16, 4).unwrap();
+    let mut checked = 0;
+    for seed in 1..=3u64 {
+        let m = model(&format!(
+            "mode = \"uplink\"\nmt_antennas = 16\nat_antennas = 4\nrf_chains = 4\nusers = 2\nmin_sinr_db = 3\nseed = {seed}"
+        ));
+        let s = &m.scenario;
+        for (block, step) in [
+            (UplinkBlock::Exact, AnalogStep::Manifold),
+            (UplinkBlock::Exact, AnalogStep::Sdr),
+            (UplinkBlock::Sca, AnalogStep::Manifold),
+        ] {
+            let pdd = PddSettings {
+                analog_step: step,
+                max_outer: 10,
+                randomizations: 20,
+                seed,
+                ..PddSettings::default()
+            };
+            let upl = UplinkSettings {
+                block,
+                max_ao: 4,
+                max_sca: 10,
+            };
+            let (d, fd) = uplink_ao_design(&m, arch, &pdd, &upl, &settings).unwrap();
+            assert!(
+                d.status.has_checked_design(),
+                "seed {seed} {block:?} {step:?}: {:?}",
+                d.status
+            );
+            let f = &d.analog;
+            let sub = 4;
+            for i in 0..16 {
+                for l in 0..4 {
+                    let z = f[(i, l)].norm() * (sub as f64).sqrt();
+                    if i / sub == l {
+                        assert!(
+                            (z - 1.0).abs() < 1e-12,
+                            "seed {seed}: |F_{i}{l}| sqrt(M) = {z}"
+                        );
+                    } else {
+                        assert_eq!(z, 0.0, "seed {seed}: F_{i}{l} off the block");
+                    }
+                }
+            }
+            // the antenna-domain combiners and R_u as returned
+            let ru = d.sensing_covariance.as_ref().unwrap();
+            let combiners = d.precoders.as_ref().unwrap();
+            let rf = d.digital.digital.as_ref().unwrap();
+            let lifted = f * rf;
+            for n in 0..16 {
+                for k in 0..2 {
+                    assert!((lifted[(n, k)] - combiners[(n, k)]).norm() < 1e-12);
+                }
+            }
+            let power: f64 = (0..4).map(|n| ru[(n, n)].re).sum();
+            assert!(
+                power <= s.power * (1.0 + 1e-4),
+                "seed {seed}: power {power}"
+            );
+            for (k, g) in uplink_sinrs(&m, combiners, ru).iter().enumerate() {
+                assert!(
+                    *g >= s.min_sinr * (1.0 - 1e-4),
+                    "seed {seed} {block:?}: user {k} SINR {g}"
+                );
+            }
+            let crb = m.bound(ru, Some(f)).trace().unwrap();
+            let reported = d.bound.as_ref().unwrap().trace().unwrap();
+            assert!(
+                rel(crb, reported) < 1e-9,
+                "seed {seed}: {crb} vs {reported}"
+            );
+            let lb = isac::systems::nearfield::hybrid::digital_bound(&fd).unwrap();
+            assert!(
+                crb >= lb * (1.0 - 1e-6),
+                "seed {seed}: {crb} below the bound {lb}"
+            );
+            if block == UplinkBlock::Exact {
+                let first =
+                    exact_block(&m, arch, &arch.analog(&random_start(arch, seed)), &settings)
+                        .unwrap();
+                if let Some(c0) = first.bound.as_ref().and_then(|b| b.trace()) {
+                    assert!(
+                        crb <= c0 * (1.0 + 1e-9),
+                        "seed {seed}: {crb} above the start {c0}"
+                    );
+                }
+            }
+            eprintln!(
+                "seed {seed} {block:?} {step:?}: tr CRB / fully digital = {:.4}, {} AO iterations",
+                crb / lb,
+                d.iterations
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 9);
+}

@@ -523,7 +523,7 @@ fn sca_block(
             &rule,
         )
     };
-    let mut ru = run.state.ru;
+    let mut ru = run.state.ru.clone();
     // the program meets its constraints to the solver's accuracy: the echo limit of the
     // exact block bounds b^T R_u b^* for every feasible point; scale into it if needed
     let b = &model.at_response.value;
@@ -562,6 +562,8 @@ fn sca_block(
             sca.programs, run.reason
         ));
     }
+    d.iterations = run.iterations();
+    d.history = run.history;
     d.seconds = started.elapsed().as_secs_f64();
     Ok((d, sca.programs))
 }
@@ -1157,4 +1159,203 @@ pub fn uplink_ao_design(
     d.history = run.history;
     d.seconds = started.elapsed().as_secs_f64();
     Ok((d, fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systems::nearfield::NearfieldScenario;
+    use rand_distr::StandardNormal;
+
+    fn model(na: usize, nrf: usize, gamma_db: f64, seed: u64) -> NearfieldModel {
+        let s = NearfieldScenario::from_toml_str(&format!(
+            "system = \"nearfield\"\nmode = \"uplink\"\narchitecture = \"hybrid\"\nmethod = \"pdd-manifold\"\nmt_antennas = {na}\nat_antennas = 4\nrf_chains = {nrf}\nusers = 2\nmin_sinr_db = {gamma_db}\nseed = {seed}\n"
+        ))
+        .unwrap();
+        NearfieldModel::new(s).unwrap()
+    }
+
+    fn random_hermitian(n: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
+        let g = Mat::from_fn(n, n, |_, _| {
+            C64::new(rng.sample(StandardNormal), rng.sample(StandardNormal))
+        });
+        scaled(&(&g + g.adjoint()), 0.5)
+    }
+
+    fn random_psd(n: usize, rng: &mut ChaCha8Rng, trace: f64) -> Mat<C64> {
+        let g = Mat::from_fn(n, n, |_, _| {
+            C64::new(rng.sample(StandardNormal), rng.sample(StandardNormal))
+        });
+        let r = &g * g.adjoint();
+        let t = trace_re(&r);
+        scaled(&r, trace / t)
+    }
+
+    /// (68) with the inequality the right way round: `f^H B_k f - sigma^2 ||w_k||^2` equals
+    /// `signal / gamma - interference-plus-noise` of the SINR (17) computed by the model,
+    /// for random `F`, `R_u` and combiners; so the form is at least `sigma^2 ||w_k||^2`
+    /// exactly when the SINR is at least `gamma`.
+    #[test]
+    fn uplink_sinr_forms_match_the_sinr() {
+        let m = model(16, 4, 5.0, 3);
+        let arch = PartiallyConnected::new(16, 4).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let s = &m.scenario;
+        for trial in 0..5 {
+            let f = random_start(arch, 100 + trial);
+            let analog = arch.analog(&f);
+            let ru = random_psd(4, &mut rng, s.power);
+            let w = Mat::from_fn(4, 2, |_, _| {
+                C64::new(rng.sample(StandardNormal), rng.sample(StandardNormal))
+            });
+            let forms = sinr_forms(&m, arch, &ru, &w);
+            for k in 0..2 {
+                let wk: Vec<C64> = (0..4).map(|r| w[(r, k)]).collect();
+                let hk = crate::systems::nearfield::model::combine(&analog, &m.user_channels[k]);
+                let signal = s.user_power * inner(&wk, &hk).norm_sqr();
+                let sinr = m.uplink_sinr_with(k, &wk, &ru, Some(&analog));
+                let den = signal / sinr;
+                let wn: f64 = wk.iter().map(|z| z.norm_sqr()).sum();
+                let expected = signal / s.min_sinr - den + s.noise * wn;
+                let got = super::super::pdd::transposed_form(&f, &forms[k]);
+                assert!(
+                    (got - expected).abs() <= 1e-9 * signal.max(den),
+                    "trial {trial} user {k}: form {got:e} vs {expected:e}"
+                );
+            }
+        }
+    }
+
+    /// The FIM of the `Q` block at `Q = F F^H` is the model's uplink FIM through `F`.
+    #[test]
+    fn the_q_block_fim_at_f_f_h_is_the_model_fim() {
+        let m = model(16, 4, 5.0, 4);
+        let arch = PartiallyConnected::new(16, 4).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let ru = random_psd(4, &mut rng, m.scenario.power);
+        let w = Mat::from_fn(4, 2, |i, j| C64::new((i + j) as f64, 1.0));
+        let pdd = PddSettings::default();
+        let settings = SolverSettings::default();
+        let p = UplinkPdd::new(&m, arch, &ru, &w, &pdd, &settings).unwrap();
+        let f = random_start(arch, 8);
+        let analog = arch.analog(&f);
+        let j = p.fim(&p.gram_of(&p.coupling(&f)));
+        let jm = m.bound(&ru, Some(&analog)).fim;
+        for a in 0..4 {
+            for b in 0..4 {
+                let scale = (jm[(a, a)] * jm[(b, b)]).sqrt();
+                assert!(
+                    (j[(a, b)] - jm[(a, b)]).abs() <= 1e-9 * scale,
+                    "J[{a},{b}]: {} vs {}",
+                    j[(a, b)],
+                    jm[(a, b)]
+                );
+            }
+        }
+    }
+
+    /// Block (66): the program's optimum equals (66a) re-evaluated from the returned `Q`
+    /// (the FIM through the model), and no perturbation of `Q` in the full `N_a x N_a`
+    /// Hermitian space lowers it (the objective is convex in `Q`): the reduction to `B Z
+    /// B^H` loses nothing.
+    #[test]
+    fn the_reduced_block_66_is_optimal_over_the_full_q() {
+        let m = model(16, 4, 5.0, 3);
+        let arch = PartiallyConnected::new(16, 4).unwrap();
+        let settings = SolverSettings::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let ru = random_psd(4, &mut rng, m.scenario.power);
+        let w = Mat::from_fn(4, 2, |i, j| C64::new(1.0 + (i * j) as f64, 0.5));
+        for sign in [
+            super::super::pdd::PenaltySign::Consistent,
+            super::super::pdd::PenaltySign::Printed,
+        ] {
+            let pdd = PddSettings {
+                sign,
+                ..PddSettings::default()
+            };
+            let mut p = UplinkPdd::new(&m, arch, &ru, &w, &pdd, &settings).unwrap();
+            let f = random_start(arch, 4);
+            let c = p.coupling(&f);
+            let crb_c = p.crb_of(&c);
+            let upsilon = scaled(&random_hermitian(16, &mut rng), 0.01);
+            let rho = 0.05 / crb_c;
+            let s = if sign == super::super::pdd::PenaltySign::Consistent {
+                1.0
+            } else {
+                -1.0
+            };
+            let blk = p.q_step(&f, &upsilon, rho).unwrap().unwrap();
+            let value = |q: &Mat<C64>| -> f64 {
+                let r = &(q - &c) + &scaled(&upsilon, s * rho);
+                p.crb_of(q) + frobenius_sq(&r) / (2.0 * rho)
+            };
+            let v0 = value(&blk.q);
+            assert!(v0 < value(&c) + frobenius_sq(&scaled(&upsilon, rho)) / (2.0 * rho) + crb_c);
+            assert!(
+                (v0 - blk.program_value).abs() <= 1e-6 * v0,
+                "{sign:?}: recomputed {v0} vs program {}",
+                blk.program_value
+            );
+            for _ in 0..20 {
+                let h = random_hermitian(16, &mut rng);
+                let h = scaled(&h, 1e-3 / frobenius_sq(&h).sqrt());
+                for e in [&blk.q + &h, &blk.q - &h] {
+                    assert!(
+                        value(&e) >= v0 * (1.0 - 1e-6),
+                        "{sign:?}: {} < {v0}",
+                        value(&e)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Algorithm 4 never beats the exact block for the same `F` (beyond the solver's
+    /// accuracy), never worsens its objective between iterations (the tangent bound is
+    /// tight at the expansion point), and started at the exact block's optimum it stays
+    /// there.
+    #[test]
+    fn sca_is_bounded_by_the_exact_block_and_monotone() {
+        let settings = SolverSettings::default();
+        let arch = PartiallyConnected::new(16, 4).unwrap();
+        let upl = UplinkSettings::default();
+        for seed in [3, 5] {
+            let m = model(16, 4, 3.0, seed);
+            let analog = arch.analog(&random_start(arch, seed));
+            let exact = exact_block(&m, arch, &analog, &settings).unwrap();
+            assert!(exact.status.has_checked_design(), "{:?}", exact.status);
+            let e = exact.bound.as_ref().unwrap().trace().unwrap();
+            let zero = Mat::<C64>::zeros(4, 4);
+            let (sca, programs) =
+                sca_block(&m, arch, &analog, &zero, &upl, 1e-3, &settings).unwrap();
+            assert!(
+                sca.status.has_checked_design(),
+                "seed {seed}: {:?}",
+                sca.status
+            );
+            assert!(programs >= 2);
+            for pair in sca.history.windows(2).skip(1) {
+                assert!(
+                    pair[1].objective <= pair[0].objective * (1.0 + 1e-6),
+                    "seed {seed}: SCA objective rose from {} to {}",
+                    pair[0].objective,
+                    pair[1].objective
+                );
+            }
+            let v = sca.bound.as_ref().unwrap().trace().unwrap();
+            assert!(
+                v >= e * (1.0 - 1e-6),
+                "seed {seed}: SCA {v} below the exact optimum {e}"
+            );
+            // from the exact optimum
+            let ru = exact.sensing_covariance.clone().unwrap();
+            let (at_opt, _) = sca_block(&m, arch, &analog, &ru, &upl, 1e-3, &settings).unwrap();
+            let v2 = at_opt.bound.as_ref().unwrap().trace().unwrap();
+            assert!(
+                (v2 / e - 1.0).abs() <= 1e-4,
+                "seed {seed}: SCA from the optimum moved to {v2} (optimum {e})"
+            );
+        }
+    }
 }
