@@ -29,6 +29,10 @@ target/debug/isac bench nearfield --cross-check out/nf_crosscheck.json
 # CVXPY, the SDR (43) rebuilt from the paper's (43b) (about 15 s)
 "$PY" python/nearfield_pdd_reference.py --self-test
 "$PY" python/nearfield_pdd_reference.py out/nf_crosscheck.json --no-timing
+# the hybrid uplink (Algorithm 6): isac's designs re-checked on the true channels and
+# block {U, R_u, w_k} at isac's final F against CVXPY's full program (a few seconds)
+"$PY" python/nearfield_uplink_reference.py --self-test
+"$PY" python/nearfield_uplink_reference.py out/nf_crosscheck.json
 "$PY" python/bpms_reference.py --self-test
 target/debug/isac bench bpms --cross-check out/bpms_crosscheck.json
 "$PY" python/bpms_reference.py out/bpms_crosscheck.json

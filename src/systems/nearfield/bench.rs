@@ -243,7 +243,11 @@ pub fn cross_check_instances() -> Result<Value> {
         let design = fully_digital(&model, &settings)?;
         items.push(export_item(&name, &table, &model, &design));
     }
-    Ok(json!({"instances": items, "hybrid": hybrid_cross_check()?}))
+    Ok(json!({
+        "instances": items,
+        "hybrid": hybrid_cross_check()?,
+        "hybrid_uplink": uplink_cross_check()?,
+    }))
 }
 
 /// The timing of one subspace choice: best seconds and the optimum.
@@ -499,4 +503,64 @@ pub fn bench_hybrid(repeat: usize) -> Result<BenchReport> {
         export: json!({"hybrid": [item]}),
         peer: "python/nearfield_pdd_reference.py {export}",
     })
+}
+
+/// The hybrid uplink instances of the cross-check for `python/nearfield_uplink_reference.py`
+/// (`N_a = 16`, `N_RF = 4`, `N_b = 4`, K = 2, 3 dB, a short AO): block {U, R_u, w_k} exact
+/// and by SCA. Each item: parameters, responses, and isac's design (`analog` F, the
+/// antenna-domain combiners `F w_k`, `R_u`, SINRs, power, `tr CRB`, the fully digital
+/// bound).
+pub fn uplink_cross_check() -> Result<Vec<Value>> {
+    use super::uplink::{uplink_ao_design, UplinkBlock, UplinkSettings};
+    let settings = design_settings();
+    let arch = PartiallyConnected::new(16, 4)
+        .ok_or_else(|| IsacError::Numerical("cross-check architecture".into()))?;
+    let mut out = Vec::new();
+    for (seed, block) in [(3i64, UplinkBlock::Exact), (4, UplinkBlock::Sca)] {
+        let table = instance_table(&[
+            ("mode", "uplink".into()),
+            ("architecture", "hybrid".into()),
+            ("mt_antennas", 16i64.into()),
+            ("at_antennas", 4i64.into()),
+            ("rf_chains", 4i64.into()),
+            ("users", 2i64.into()),
+            ("min_sinr_db", 3.0.into()),
+            ("seed", seed.into()),
+        ]);
+        let model = model_of(&table)?;
+        let pdd = PddSettings {
+            analog_step: AnalogStep::Manifold,
+            max_outer: 10,
+            seed: seed as u64,
+            ..PddSettings::default()
+        };
+        let upl = UplinkSettings {
+            block,
+            max_ao: 3,
+            max_sca: 10,
+        };
+        let (d, fd) = uplink_ao_design(&model, arch, &pdd, &upl, &settings)?;
+        let matrix = |m: Option<&Mat<C64>>| m.map(complex_matrix_json).unwrap_or(Value::Null);
+        out.push(json!({
+            "name": format!("hybrid-uplink-Na16-NRF4-K2-{}", block.as_str()),
+            "input": serde_json::to_value(&table).unwrap_or(Value::Null),
+            "parameters": parameters_json(&model),
+            "responses": responses_json(&model),
+            "rf_chains": 4,
+            "uplink_block": block.as_str(),
+            "isac": {
+                "status": d.status.as_str(),
+                "reason": d.status.detail(),
+                "analog": complex_matrix_json(&d.analog),
+                "combiners": matrix(d.precoders.as_ref()),
+                "sensing_covariance": matrix(d.sensing_covariance.as_ref()),
+                "sinr": d.sinr,
+                "power": d.power,
+                "crb_trace": d.bound.as_ref().and_then(|b| b.trace()),
+                "fully_digital_crb_trace": super::hybrid::digital_bound(&fd),
+                "seconds": d.seconds,
+            },
+        }));
+    }
+    Ok(out)
 }
