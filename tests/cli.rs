@@ -587,9 +587,19 @@ fn nearfield_bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
         ),
         ("architecture = \"planar\"", "architecture"),
         (
-            "architecture = \"hybrid\"\nmode = \"uplink\"",
-            "architecture",
+            "architecture = \"hybrid\"\nmode = \"uplink\"\nmethod = \"altmin\"",
+            "method",
         ),
+        ("architecture = \"hybrid\"\nuplink_block = \"sca\"", "uplink_block"),
+        (
+            "architecture = \"hybrid\"\nmode = \"uplink\"\nuplink_block = \"printed\"",
+            "uplink_block",
+        ),
+        (
+            "architecture = \"far\"\nmode = \"uplink\"\nao_iterations = 0",
+            "ao_iterations",
+        ),
+        ("mode = \"uplink\"\nsca_iterations = 5", "sca_iterations"),
         ("architecture = \"hybrid\"\nmethod = \"exact\"", "method"),
         ("method = \"altmin\"", "method"),
         ("architecture = \"hybrid\"\nmethod = \"altmin\"\nrandomizations = 5", "randomizations"),
@@ -834,6 +844,71 @@ fn nearfield_hybrid_json_answer_of(method: &str) {
         assert!(
             violation < 1e-4 || v["iterations"].as_u64() == Some(50),
             "{method}: violation {violation}"
+        );
+    }
+}
+
+/// The hybrid uplink answer (Algorithm 6) recomputed from its JSON matrices: the
+/// structure of `F`, the probing power, every SINR (17) of the antenna-domain combiner
+/// `F w_k` on the model rebuilt from the input, the CRB of `R_u` through `F`, the ratio to
+/// the fully digital bound, and the AO history.
+#[test]
+fn nearfield_uplink_hybrid_json_answer_recomputes_everything() {
+    use isac::systems::nearfield::{NearfieldModel, NearfieldScenario};
+    for block in ["exact", "sca"] {
+        let src = format!("system = \"nearfield\"\nmode = \"uplink\"\narchitecture = \"hybrid\"\nuplink_block = \"{block}\"\nao_iterations = 3\nouter_iterations = 10\nmt_antennas = 16\nrf_chains = 4\nat_antennas = 4\nusers = 2\nmin_sinr_db = 3.0\nseed = 2\n");
+        let path = write(&format!("nf-uplink-{block}.toml"), &src);
+        let (code, out, err) = isac(&["solve", "nearfield", "--input", &path, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["status"], "solved", "{v}");
+        assert_eq!(v["method"], "pdd-manifold");
+        let cm = |key: &str| -> Mat<C64> {
+            let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
+            let rows = re.as_array().unwrap().len();
+            let cols = re[0].as_array().unwrap().len();
+            Mat::from_fn(rows, cols, |r, c| {
+                C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
+            })
+        };
+        let (f, w, ru) = (cm("analog"), cm("digital"), cm("sensing_covariance"));
+        assert_eq!(
+            (f.nrows(), f.ncols(), w.nrows(), w.ncols(), ru.nrows()),
+            (16, 4, 4, 2, 4)
+        );
+        for n in 0..16 {
+            for c in 0..4 {
+                let z = f[(n, c)].norm();
+                let want = if n / 4 == c { 0.5 } else { 0.0 };
+                assert!((z - want).abs() < 1e-12, "F[{n},{c}] = {z}");
+            }
+        }
+        let power: f64 = (0..4).map(|i| ru[(i, i)].re).sum();
+        assert!(power <= 1.0 * (1.0 + 1e-6), "power {power}");
+        let table: toml::Table = toml::from_str(&src).unwrap();
+        let m = NearfieldModel::new(NearfieldScenario::from_table(&table).unwrap()).unwrap();
+        let antenna = &f * &w;
+        for k in 0..2 {
+            let wk: Vec<C64> = (0..16).map(|n| antenna[(n, k)]).collect();
+            let sinr_db = 10.0 * m.uplink_sinr_with(k, &wk, &ru, None).log10();
+            assert!(
+                (sinr_db - v["sinr_db"][k].as_f64().unwrap()).abs() < 1e-9,
+                "{block}"
+            );
+            assert!(sinr_db >= 3.0 - 1e-6, "{block}: user {k}: {sinr_db} dB");
+        }
+        let tr = m.bound(&ru, Some(&f)).trace().unwrap();
+        assert!((tr / v["crb_trace"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+        let ratio = v["crb_ratio_to_digital"].as_f64().unwrap();
+        assert!(
+            ratio >= 1.0 - 1e-6,
+            "{block}: below the fully digital bound: {ratio}"
+        );
+        let history = v["history"].as_array().unwrap();
+        assert!(
+            history.len() >= 2 && history.len() <= 4,
+            "{}",
+            history.len()
         );
     }
 }
