@@ -37,4 +37,8 @@ pub const FIGURES: &[(&str, &str)] = &[
         "nearfield-hybrid-methods",
         include_str!("../../../configs/nearfield/hybrid-methods.toml"),
     ),
+    (
+        "nearfield-uplink-methods",
+        include_str!("../../../configs/nearfield/uplink-methods.toml"),
+    ),
 ];

@@ -115,7 +115,7 @@ pub fn effective_model(model: &NearfieldModel, analog: &Mat<C64>) -> Result<Near
     if model.scenario.mode != Mode::Downlink {
         return Err(IsacError::input(
             "mode",
-            "the hybrid designs of this module are the downlink's (the uplink's AO is not implemented yet)",
+            "the effective model is the downlink's (the uplink through F is `uplink::exact_block`)",
         ));
     }
     let na = model.scenario.mt.elements;

@@ -3,7 +3,10 @@
 //! fully digital assisting transceiver (AT, `N_b` antennas) serves `K` users and locates
 //! a target in angle and distance, in a downlink and an uplink working mode. This module
 //! holds the channels, the joint angle–distance CRB of both modes, the positioning
-//! algorithms and the fully digital optimum (Scheme 2). See `docs/nearfield.md`.
+//! algorithms, the fully digital optimum (Scheme 2, `design`), the hybrid downlink
+//! (`hybrid`, and the PDD Algorithm 2 in `pdd`), the hybrid uplink (the AO Algorithm 6
+//! with Algorithms 4 and 5, `uplink`) and the far-field baseline (Scheme 1). See
+//! `docs/nearfield.md`.
 
 pub mod bench;
 pub mod design;
@@ -382,8 +385,16 @@ impl System for NearfieldSystem {
         if let (Some(h), Value::Object(m)) = (&hybrid, &mut json) {
             insert_hybrid(m, h, model.scenario.architecture, true);
             if let Some(r) = m.get("crb_ratio_to_digital").and_then(Value::as_f64) {
+                // the iterations of the method's outer loop: the analog fit (altmin),
+                // Algorithm 2's outer loop (downlink PDD), Algorithm 6 (uplink AO)
+                let what = match (model.scenario.mode, model.scenario.architecture) {
+                    (Mode::Uplink, _) => "AO",
+                    (_, Architecture::Hybrid(HybridMethod::AltMin))
+                    | (_, Architecture::FarField(HybridMethod::AltMin)) => "analog fit",
+                    _ => "PDD outer",
+                };
                 summary.push(format!(
-                    "  hybrid (N_RF = {}): tr CRB {:.4} x the fully digital bound; analog fit {} iterations",
+                    "  hybrid (N_RF = {}): tr CRB {:.4} x the fully digital bound; {what} {} iterations",
                     model.scenario.rf_chains, r, h.design.iterations
                 ));
             }
