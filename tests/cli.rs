@@ -638,6 +638,16 @@ fn nearfield_bad_input_names_the_key_and_exits_2_and_infeasible_exits_0() {
     }
 }
 
+/// The complex matrix of the JSON fields `{key}_re`, `{key}_im`.
+fn complex_field(v: &serde_json::Value, key: &str) -> Mat<C64> {
+    let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
+    let rows = re.as_array().unwrap().len();
+    let cols = re[0].as_array().unwrap().len();
+    Mat::from_fn(rows, cols, |r, c| {
+        C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
+    })
+}
+
 /// SINR (12) of user `k` of two, written out from the channels `h` (`2 x N_a`), the
 /// precoders `w` (`N_a x 2`) and the probing covariance `rd`.
 fn two_user_sinr(h: &Mat<C64>, w: &Mat<C64>, rd: &Mat<C64>, noise: f64, k: usize) -> f64 {
@@ -665,14 +675,7 @@ fn nearfield_json_answer_recomputes_crb_and_sinr() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "optimal");
-    let cm = |key: &str| -> Mat<C64> {
-        let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
-        let rows = re.as_array().unwrap().len();
-        let cols = re[0].as_array().unwrap().len();
-        Mat::from_fn(rows, cols, |r, c| {
-            C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
-        })
-    };
+    let cm = |key: &str| complex_field(&v, key);
     let (w, rd, h) = (cm("digital"), cm("sensing_covariance"), cm("user_channels"));
     assert_eq!((w.nrows(), w.ncols()), (16, 2));
     assert_eq!((h.nrows(), h.ncols()), (2, 16));
@@ -786,14 +789,7 @@ fn nearfield_hybrid_json_answer_of(method: &str) {
     assert_eq!(v["status"], "solved", "{v}");
     assert_eq!(v["architecture"], "hybrid");
     assert_eq!(v["method"], method);
-    let cm = |key: &str| -> Mat<C64> {
-        let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
-        let rows = re.as_array().unwrap().len();
-        let cols = re[0].as_array().unwrap().len();
-        Mat::from_fn(rows, cols, |r, c| {
-            C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
-        })
-    };
+    let cm = |key: &str| complex_field(&v, key);
     let (f, wt, rt, h) = (
         cm("analog"),
         cm("digital"),
@@ -863,14 +859,7 @@ fn nearfield_uplink_hybrid_json_answer_recomputes_everything() {
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["status"], "solved", "{v}");
         assert_eq!(v["method"], "pdd-manifold");
-        let cm = |key: &str| -> Mat<C64> {
-            let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
-            let rows = re.as_array().unwrap().len();
-            let cols = re[0].as_array().unwrap().len();
-            Mat::from_fn(rows, cols, |r, c| {
-                C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
-            })
-        };
+        let cm = |key: &str| complex_field(&v, key);
         let (f, w, ru) = (cm("analog"), cm("digital"), cm("sensing_covariance"));
         assert_eq!(
             (f.nrows(), f.ncols(), w.nrows(), w.ncols(), ru.nrows()),

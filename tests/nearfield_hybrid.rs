@@ -28,6 +28,21 @@ fn random_phases(arch: PartiallyConnected, rng: &mut ChaCha8Rng) -> Mat<C64> {
     arch.analog_from_phases(&p)
 }
 
+/// `F` of (1): unit-modulus shifters / sqrt(M) on the block diagonal, zero elsewhere.
+fn assert_partially_connected(f: &Mat<C64>, arch: PartiallyConnected, label: &str) {
+    let sub = arch.subarray();
+    for i in 0..arch.antennas {
+        for l in 0..arch.rf_chains {
+            let z = f[(i, l)].norm() * (sub as f64).sqrt();
+            if i / sub == l {
+                assert!((z - 1.0).abs() < 1e-12, "{label}: |F_{i}{l}| sqrt(M) = {z}");
+            } else {
+                assert_eq!(z, 0.0, "{label}: F_{i}{l} off the block");
+            }
+        }
+    }
+}
+
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs())
 }
@@ -270,22 +285,8 @@ fn pdd_designs_pass_the_recheck_and_respect_the_bound() {
                 eprintln!("seed {seed} {step:?}: {:?}", d.status);
                 continue;
             }
-            // F of (1): unit-modulus shifters / sqrt(M) on the block diagonal, zero elsewhere
             let f = &d.analog;
-            let sub = 16 / 4;
-            for i in 0..16 {
-                for l in 0..4 {
-                    let z = f[(i, l)].norm() * (sub as f64).sqrt();
-                    if i / sub == l {
-                        assert!(
-                            (z - 1.0).abs() < 1e-12,
-                            "seed {seed}: |F_{i}{l}| sqrt(M) = {z}"
-                        );
-                    } else {
-                        assert_eq!(z, 0.0, "seed {seed}: F_{i}{l} off the block");
-                    }
-                }
-            }
+            assert_partially_connected(f, arch, &format!("seed {seed}"));
             let w = f * d.digital.digital.as_ref().unwrap();
             let rd_rf = d.digital.sensing_covariance.as_ref().unwrap();
             let rd = &(f * rd_rf) * f.adjoint();
@@ -446,20 +447,7 @@ fn uplink_ao_designs_pass_the_recheck_and_respect_the_bound() {
                 d.status
             );
             let f = &d.analog;
-            let sub = 4;
-            for i in 0..16 {
-                for l in 0..4 {
-                    let z = f[(i, l)].norm() * (sub as f64).sqrt();
-                    if i / sub == l {
-                        assert!(
-                            (z - 1.0).abs() < 1e-12,
-                            "seed {seed}: |F_{i}{l}| sqrt(M) = {z}"
-                        );
-                    } else {
-                        assert_eq!(z, 0.0, "seed {seed}: F_{i}{l} off the block");
-                    }
-                }
-            }
+            assert_partially_connected(f, arch, &format!("seed {seed} {block:?}"));
             // the antenna-domain combiners and R_u as returned
             let ru = d.sensing_covariance.as_ref().unwrap();
             let combiners = d.precoders.as_ref().unwrap();
@@ -512,4 +500,59 @@ fn uplink_ao_designs_pass_the_recheck_and_respect_the_bound() {
         }
     }
     assert_eq!(checked, 9);
+}
+
+/// The uplink's feasibility start: on drops where neither the random nor the steering
+/// `F` lets every user meet its target without probing (`N_a = 16`, `N_RF = 4`, K = 2,
+/// 15 dB, seeds 3 and 4; the fully digital problem is feasible there), the descent on
+/// the phases of the users' SINR shortfall gives Algorithm 6 a start, and its design
+/// passes the re-check (every SINR on the true channels) and respects the bound.
+#[test]
+fn the_shortfall_descent_gives_the_uplink_ao_a_start() {
+    use isac::systems::nearfield::design::uplink_echo_limit;
+    use isac::systems::nearfield::pdd::PddSettings;
+    use isac::systems::nearfield::uplink::{
+        random_start, uplink_ao_design, uplink_sinrs, UplinkSettings,
+    };
+    let settings = design_settings();
+    let arch = PartiallyConnected::new(16, 4).unwrap();
+    for seed in [3u64, 4] {
+        let m = model(&format!(
+            "mode = \"uplink\"\nmt_antennas = 16\nat_antennas = 4\nrf_chains = 4\nusers = 2\nmin_sinr_db = 15\nseed = {seed}"
+        ));
+        // the premise: both simple starts fail on this drop
+        assert!(uplink_echo_limit(&m, Some(&arch.analog(&random_start(arch, seed)))).is_err());
+        assert!(uplink_echo_limit(&m, Some(&steering_start(&m, arch))).is_err());
+        let pdd = PddSettings {
+            max_outer: 10,
+            seed,
+            ..PddSettings::default()
+        };
+        let upl = UplinkSettings {
+            max_ao: 3,
+            ..UplinkSettings::default()
+        };
+        let (d, fd) = uplink_ao_design(&m, arch, &pdd, &upl, &settings).unwrap();
+        assert!(d.status.has_checked_design(), "seed {seed}: {:?}", d.status);
+        assert!(
+            d.status.detail().unwrap().contains("descent on the phases"),
+            "seed {seed}: {:?}",
+            d.status
+        );
+        assert_partially_connected(&d.analog, arch, &format!("seed {seed}"));
+        let ru = d.sensing_covariance.as_ref().unwrap();
+        for (k, g) in uplink_sinrs(&m, d.precoders.as_ref().unwrap(), ru)
+            .iter()
+            .enumerate()
+        {
+            assert!(
+                *g >= m.scenario.min_sinr * (1.0 - 1e-4),
+                "seed {seed}: user {k} SINR {g}"
+            );
+        }
+        let crb = m.bound(ru, Some(&d.analog)).trace().unwrap();
+        let lb = isac::systems::nearfield::hybrid::digital_bound(&fd).unwrap();
+        assert!(crb >= lb * (1.0 - 1e-6), "seed {seed}: {crb} below {lb}");
+        eprintln!("seed {seed}: {:.3} x the fully digital bound", crb / lb);
+    }
 }

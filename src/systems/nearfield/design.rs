@@ -209,8 +209,11 @@ pub(super) fn fim_forms(
 /// The CRB part of both programs for the covariance `Z = sum_m s_m Z_m` (units of the
 /// budget `power`; `parts` holds `(Z_m, s_m)`): `tr Z <= 1` and the Schur LMI, with
 /// `offset[i][j]` (FIM units) added to the FIM (the PDD's auxiliary `Q`,
-/// `super::pdd`). Returns the objective to minimise and the factor that turns its value
-/// into `tr CRB`.
+/// `super::pdd`). The FIM is equilibrated at the reference covariance `reference` (`Z`
+/// coordinates; `I / dim` when `None`): a point of the size the program's answer will
+/// have, so that the scaled FIM entries are O(1) there. Returns the objective to minimise
+/// and the factor that turns its value into `tr CRB`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn crb_program(
     prob: &mut Problem,
     model: &NearfieldModel,
@@ -219,11 +222,18 @@ pub(super) fn crb_program(
     receive_gram: &[[C64; 3]; 3],
     parts: &[(&HermitianVar, f64)],
     offset: Option<&[Vec<Affine>]>,
+    reference: Option<&Mat<C64>>,
 ) -> Result<(Affine, f64)> {
     let dim = basis.ncols();
     let a_mats = fim_forms(model, basis, power, receive_gram);
-    let iso_value =
-        |m: &Mat<C64>| -> f64 { (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64 };
+    let iso_value = |m: &Mat<C64>| -> f64 {
+        match reference {
+            Some(z) => (0..dim)
+                .map(|r| (0..dim).map(|c| (m[(r, c)] * z[(c, r)]).re).sum::<f64>())
+                .sum(),
+            None => (0..dim).map(|k| m[(k, k)].re).sum::<f64>() / dim as f64,
+        }
+    };
     let d: Vec<f64> = (0..4)
         .map(|i| {
             let jii = iso_value(&a_mats[i][i]);
@@ -398,7 +408,7 @@ fn downlink_with_margin(
     let (rd_var, ys) = sinr_constraints(&mut prob, dim, &c, &tau, program_gamma, power / s.noise)?;
     let parts = covariance_parts(&rd_var, &ys, &tau);
     let rg = model.receive_gram(None);
-    let (objective, wmax) = crb_program(&mut prob, model, &basis, power, &rg, &parts, None)?;
+    let (objective, wmax) = crb_program(&mut prob, model, &basis, power, &rg, &parts, None, None)?;
     prob.minimize(objective);
     let sol = prob.solve(settings)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -813,9 +823,31 @@ pub fn uplink_through(
     let mut prob = Problem::new();
     let z = prob.psd_hermitian(dim);
     let rg = model.receive_gram(combiner);
-    let (objective, wmax) = crb_program(&mut prob, model, &basis, power, &rg, &[(&z, 1.0)], None)?;
-    prob.minimize(objective);
     let b = coordinates(&basis, &model.at_response.value);
+    // equilibrate at a point that respects the echo limit: isotropic except along b,
+    // where the echo is at most s_max (a limit far below P_s |b|^2 / dim otherwise leaves
+    // the gain's FIM entries orders of magnitude below their equilibrated size and the
+    // solver stalls, measured on Fig. 6 drops at 20 dB)
+    let bb: f64 = b.iter().map(|x| x.norm_sqr()).sum();
+    let reference = limit.filter(|_| bb > 0.0).map(|smax| {
+        let t = (1.0 / dim as f64).min(smax / (power * bb));
+        Mat::from_fn(dim, dim, |r, c| {
+            let uu = b[r] * b[c].conj() / bb;
+            let eye = if r == c { 1.0 } else { 0.0 };
+            (C64::new(eye, 0.0) - uu) / dim as f64 + uu * t
+        })
+    });
+    let (objective, wmax) = crb_program(
+        &mut prob,
+        model,
+        &basis,
+        power,
+        &rg,
+        &[(&z, 1.0)],
+        None,
+        reference.as_ref(),
+    )?;
+    prob.minimize(objective);
     if let Some(smax) = limit {
         // b^T R_u b^* = P_s b'^H Z b' <= s_max, in units of s_max
         prob.le(z.quad_form(&b)?.scaled(power / smax), 1.0);

@@ -109,6 +109,92 @@ pub fn digital_bound(fd: &DigitalDesign) -> Option<f64> {
     }
 }
 
+/// The structure of `analog` under `arch` (bad input when the shape is wrong).
+fn checked_structure(arch: PartiallyConnected, analog: &Mat<C64>) -> Result<StructureViolation> {
+    arch.check(analog).ok_or_else(|| {
+        IsacError::input(
+            "analog",
+            format!(
+                "F must be {} x {} (N_a x N_RF), got {} x {}",
+                arch.antennas,
+                arch.rf_chains,
+                analog.nrows(),
+                analog.ncols()
+            ),
+        )
+    })
+}
+
+impl HybridDesign {
+    /// A hybrid design for the analog stage `analog` and its digital block `digital`,
+    /// before the re-check: the digital block's status (an infeasible block is
+    /// infeasible "through this analog stage"), no lifted matrices yet.
+    pub fn for_block(
+        arch: PartiallyConnected,
+        analog: &Mat<C64>,
+        digital: DigitalDesign,
+    ) -> Result<Self> {
+        let structure = checked_structure(arch, analog)?;
+        let status = match &digital.status {
+            DesignStatus::Infeasible { reason, certified } => {
+                DesignStatus::infeasible(format!("through this analog stage: {reason}"), *certified)
+            }
+            other => other.clone(),
+        };
+        Ok(HybridDesign {
+            status,
+            analog: analog.clone(),
+            digital,
+            precoders: None,
+            sensing_covariance: None,
+            transmit_covariance: None,
+            bound: None,
+            sinr: None,
+            power: None,
+            structure,
+            history: vec![],
+            iterations: 0,
+            seconds: 0.0,
+        })
+    }
+
+    /// The re-check of a lifted design (module doc): the structure of `F`, the power
+    /// and every SINR on the true channels against [`HYBRID_TOL`]; `solved` with `note`
+    /// when all hold, else `inaccurate` with the numbers.
+    pub fn recheck(&mut self, model: &NearfieldModel, power: f64, sinr: Vec<f64>, note: &str) {
+        let s = &model.scenario;
+        let mut problems = vec![];
+        if self.structure.worst() > HYBRID_TOL {
+            problems.push(format!(
+                "F off the partially connected structure by {:.2e}",
+                self.structure.worst()
+            ));
+        }
+        if !(power <= s.power * (1.0 + HYBRID_TOL)) {
+            problems.push(format!(
+                "power {power:e} W above the budget {:e} W",
+                s.power
+            ));
+        }
+        let worst = sinr.iter().cloned().fold(f64::INFINITY, f64::min);
+        if !(worst >= s.min_sinr * (1.0 - HYBRID_TOL)) {
+            problems.push(format!(
+                "SINR {worst:e} below the target {:e} on the true channels",
+                s.min_sinr
+            ));
+        }
+        // a design for one analog stage: its digital block is that stage's optimum, the
+        // whole a heuristic's design
+        self.status = if problems.is_empty() {
+            DesignStatus::solved(note)
+        } else {
+            DesignStatus::inaccurate(problems.join("; "), None)
+        };
+        self.sinr = Some(sinr);
+        self.power = Some(power);
+    }
+}
+
 /// The model seen through the analog stage: transmit vectors `F^T v` and user channels
 /// `F^T h_k`, an `N_RF`-antenna fully digital MT (downlink only).
 pub fn effective_model(model: &NearfieldModel, analog: &Mat<C64>) -> Result<NearfieldModel> {
@@ -156,82 +242,26 @@ pub fn digital_for_analog(
         return super::uplink::exact_block(model, arch, analog, settings);
     }
     let started = Instant::now();
-    let structure = arch.check(analog).ok_or_else(|| {
-        IsacError::input(
-            "analog",
-            format!(
-                "F must be {} x {} (N_a x N_RF), got {} x {}",
-                arch.antennas,
-                arch.rf_chains,
-                analog.nrows(),
-                analog.ncols()
-            ),
-        )
-    })?;
+    checked_structure(arch, analog)?;
     let eff = effective_model(model, analog)?;
     let digital = fully_digital(&eff, settings)?;
-    let status = match &digital.status {
-        DesignStatus::Infeasible { reason, certified } => {
-            DesignStatus::infeasible(format!("through this analog stage: {reason}"), *certified)
-        }
-        other => other.clone(),
-    };
-    let mut design = HybridDesign {
-        status,
-        analog: analog.clone(),
-        digital: digital.clone(),
-        precoders: None,
-        sensing_covariance: None,
-        transmit_covariance: None,
-        bound: None,
-        sinr: None,
-        power: None,
-        structure,
-        history: vec![],
-        iterations: 0,
-        seconds: 0.0,
-    };
+    let mut design = HybridDesign::for_block(arch, analog, digital.clone())?;
     if let (Some(w), Some(rd)) = (&digital.digital, &digital.sensing_covariance) {
         if digital.status.has_checked_design() {
             let w_full = analog * w;
             let rd_full = analog * rd * analog.adjoint();
             let rx = &(&w_full * w_full.adjoint()) + &rd_full;
-            let s = &model.scenario;
             let sinr = model.downlink_sinr(&w_full, &rd_full);
-            let power = trace_re(&rx);
-            let mut problems = vec![];
-            if structure.worst() > HYBRID_TOL {
-                problems.push(format!(
-                    "F off the partially connected structure by {:.2e}",
-                    structure.worst()
-                ));
-            }
-            if !(power <= s.power * (1.0 + HYBRID_TOL)) {
-                problems.push(format!(
-                    "power {power:e} W above the budget {:e} W",
-                    s.power
-                ));
-            }
-            let worst = sinr.iter().cloned().fold(f64::INFINITY, f64::min);
-            if !(worst >= s.min_sinr * (1.0 - HYBRID_TOL)) {
-                problems.push(format!(
-                    "SINR {worst:e} below the target {:e} on the true channels",
-                    s.min_sinr
-                ));
-            }
-            design.status = if problems.is_empty() {
-                // a design for one analog stage: the digital block is that stage's optimum,
-                // the whole a heuristic's design
-                DesignStatus::solved("the digital block is optimal for this analog stage")
-            } else {
-                DesignStatus::inaccurate(problems.join("; "), None)
-            };
+            design.recheck(
+                model,
+                trace_re(&rx),
+                sinr,
+                "the digital block is optimal for this analog stage",
+            );
             design.bound = Some(model.bound(&rx, None));
             design.precoders = Some(w_full);
             design.sensing_covariance = Some(rd_full);
             design.transmit_covariance = Some(rx);
-            design.sinr = Some(sinr);
-            design.power = Some(power);
         }
     }
     design.seconds = started.elapsed().as_secs_f64();

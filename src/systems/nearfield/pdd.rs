@@ -334,8 +334,16 @@ impl<'a> Pdd<'a> {
             })
             .collect();
         let rg = model.receive_gram(None);
-        let (mut objective, wmax) =
-            crb_program(&mut prob, &eff, &basis, power, &rg, &parts, Some(&offset))?;
+        let (mut objective, wmax) = crb_program(
+            &mut prob,
+            &eff,
+            &basis,
+            power,
+            &rg,
+            &parts,
+            Some(&offset),
+            None,
+        )?;
         // penalty P^2 ||Z_E||^2 / (2 rho), in the program's units (tr CRB / wmax):
         // ||Z_E||^2 <= c t  <=>  ||(2 Z_E, t - c)|| <= t + c,  c = 2 rho wmax / P^2
         let cpen = 2.0 * rho * wmax / (power * power);
@@ -425,29 +433,32 @@ impl<'a> Pdd<'a> {
             .collect()
     }
 
-    /// Block (40) by the SDR (43) and Gaussian randomization (module doc). Returns the
-    /// new shifters and (40a) there.
-    fn analog_step(
+    /// Block (40) by `kind` (the SDR (43) with Gaussian randomization, or the phase
+    /// descent; module doc). Returns the new shifters and (40a) there.
+    fn analog_block(
         &mut self,
         f: &[C64],
         blk: &DigitalBlock,
         upsilon: &Mat<C64>,
         rho: f64,
+        kind: AnalogStep,
     ) -> Result<(Vec<C64>, f64)> {
         let noise = self.model.scenario.noise;
         let power = self.model.scenario.power;
         let (t, m) = self.analog_objective_data(blk, upsilon, rho);
         let forms = self.sinr_forms(blk);
         let targets = current_targets(&forms, f, noise);
-        let step = sdr_phase_step(
-            &PhaseProblem {
-                t: &t,
-                m: &m,
-                forms: &forms,
-                targets: &targets,
-                unit: noise,
-                scale: power,
-            },
+        let problem = PhaseProblem {
+            t: &t,
+            m: &m,
+            forms: &forms,
+            targets: &targets,
+            unit: noise,
+            scale: power,
+        };
+        let step = phase_step(
+            kind,
+            &problem,
             f,
             self.pdd.randomizations,
             &mut self.rng,
@@ -458,6 +469,29 @@ impl<'a> Pdd<'a> {
             self.last_sdr_value = step.sdr_value;
         }
         Ok((step.shifters, step.misfit))
+    }
+}
+
+/// One analog block of a PDD by `kind`: the SDR with Gaussian randomization
+/// ([`sdr_phase_step`]) or the phase descent ([`phase_descent`]).
+pub(super) fn phase_step(
+    kind: AnalogStep,
+    problem: &PhaseProblem,
+    f: &[C64],
+    randomizations: usize,
+    rng: &mut ChaCha8Rng,
+    settings: &SolverSettings,
+) -> Result<SdrPhaseStep> {
+    match kind {
+        AnalogStep::Sdr => sdr_phase_step(problem, f, randomizations, rng, settings),
+        AnalogStep::Manifold => {
+            let (shifters, misfit) = phase_descent(problem, f);
+            Ok(SdrPhaseStep {
+                shifters,
+                misfit,
+                sdr_value: None,
+            })
+        }
     }
 }
 
@@ -494,11 +528,11 @@ pub(super) struct PhaseProblem<'d> {
     pub scale: f64,
 }
 
-/// What one SDR phase step returned.
+/// What one phase step returned.
 pub(super) struct SdrPhaseStep {
     pub shifters: Vec<C64>,
     pub misfit: f64,
-    /// The SDR's optimum `min ||T - M o F_dot||_F` (`None`: no optimal point).
+    /// The SDR's optimum `min ||T - M o F_dot||_F` (`None`: no SDR, or no optimal point).
     pub sdr_value: Option<f64>,
 }
 
@@ -820,36 +854,6 @@ pub(super) fn phase_descent(p: &PhaseProblem, f: &[C64]) -> (Vec<C64>, f64) {
     (run.state, run.objective)
 }
 
-impl Pdd<'_> {
-    /// Block (40) by [`PhaseDescent`] from the current `f` (`method = "pdd-manifold"`).
-    fn analog_step_manifold(
-        &mut self,
-        f: &[C64],
-        blk: &DigitalBlock,
-        upsilon: &Mat<C64>,
-        rho: f64,
-    ) -> Result<(Vec<C64>, f64)> {
-        let noise = self.model.scenario.noise;
-        let power = self.model.scenario.power;
-        let (t, m) = self.analog_objective_data(blk, upsilon, rho);
-        let forms = self.sinr_forms(blk);
-        let targets = current_targets(&forms, f, noise);
-        let step = phase_descent(
-            &PhaseProblem {
-                t: &t,
-                m: &m,
-                forms: &forms,
-                targets: &targets,
-                unit: noise,
-                scale: power,
-            },
-            f,
-        );
-        self.analog_solves += 1;
-        Ok(step)
-    }
-}
-
 /// The two blocks of a PDD double loop over the shifters `f` of `F` and an auxiliary
 /// `Q` coupled by `Q = C(f)`: Algorithm 2 (downlink, `C = F R~_x F^H`, blocks (38) and
 /// (40)) and Algorithm 5 (uplink, `C = F F^H`, blocks (66) and (67)). [`run_pdd`] runs
@@ -1052,10 +1056,7 @@ impl<'a> PddBlocks for Pdd<'a> {
         upsilon: &Mat<C64>,
         rho: f64,
     ) -> Result<(Vec<C64>, f64)> {
-        match self.pdd.analog_step {
-            AnalogStep::Sdr => self.analog_step(f, blk, upsilon, rho),
-            AnalogStep::Manifold => self.analog_step_manifold(f, blk, upsilon, rho),
-        }
+        self.analog_block(f, blk, upsilon, rho, self.pdd.analog_step)
     }
 
     fn crb(blk: &DigitalBlock) -> f64 {
@@ -1114,21 +1115,20 @@ fn required_power(model: &NearfieldModel, arch: PartiallyConnected, f: &[C64]) -
 /// A start needing less than the budget is used even when the descent stops short of it.
 pub const START_POWER_FRACTION: f64 = 0.5;
 
-/// Gradient descent on the phases of `f` of the power the SINR targets need
-/// ([`required_power`], central differences), Armijo steps, until it is at most
-/// [`START_POWER_FRACTION`] of the budget (on the iteration driver, at most 200 steps).
-struct PowerDescent<'a> {
-    model: &'a NearfieldModel,
-    arch: PartiallyConnected,
+/// Gradient descent on the phases of `f` of a scalar function of the shifters (central
+/// differences, Armijo steps, at most pi/4 per phase and step), reporting the value as
+/// the metric `value`: the feasibility phases of both PDD designs (the power the SINR
+/// targets need in the downlink, their shortfall in the uplink).
+struct FdPhaseDescent<'a> {
+    objective: &'a dyn Fn(&[C64]) -> f64,
     step: f64,
 }
 
-impl IterativeAlgorithm for PowerDescent<'_> {
+impl IterativeAlgorithm for FdPhaseDescent<'_> {
     type State = Vec<C64>;
 
     fn step(&mut self, f: &Vec<C64>, _k: usize) -> Result<Step<Vec<C64>>> {
-        let budget = self.model.scenario.power;
-        let p0 = required_power(self.model, self.arch, f);
+        let p0 = (self.objective)(f);
         let at = |f: &[C64], n: usize, d: f64| {
             let mut x = f.to_vec();
             x[n] *= C64::from_polar(1.0, d);
@@ -1136,11 +1136,7 @@ impl IterativeAlgorithm for PowerDescent<'_> {
         };
         let h = 1e-6;
         let grad: Vec<f64> = (0..f.len())
-            .map(|n| {
-                (required_power(self.model, self.arch, &at(f, n, h))
-                    - required_power(self.model, self.arch, &at(f, n, -h)))
-                    / (2.0 * h)
-            })
+            .map(|n| ((self.objective)(&at(f, n, h)) - (self.objective)(&at(f, n, -h))) / (2.0 * h))
             .collect();
         let gg = dot(&grad, &grad);
         let mut t = 2.0 * self.step;
@@ -1156,7 +1152,7 @@ impl IterativeAlgorithm for PowerDescent<'_> {
                     .zip(&grad)
                     .map(|(fi, gi)| fi * C64::from_polar(1.0, -t * gi))
                     .collect();
-                let p = required_power(self.model, self.arch, &cand);
+                let p = (self.objective)(&cand);
                 if p <= p0 - 1e-4 * t * gg {
                     self.step = t;
                     best = (cand, p, t);
@@ -1165,17 +1161,41 @@ impl IterativeAlgorithm for PowerDescent<'_> {
                 t *= 0.5;
             }
         }
-        let mut step = Step::new(best.0, best.1 / budget);
-        step.metrics
-            .push(("power_fraction".into(), best.1 / budget));
+        let mut step = Step::new(best.0, best.1);
+        step.metrics.push(("value".into(), best.1));
         step.metrics.push(("step".into(), best.2));
         Ok(step)
     }
 }
 
-/// A feasible start for PDD from the shifters `f0` ([`PowerDescent`]) and the power the
-/// SINR targets need where the descent ended; `None` when that is still more than the
-/// budget.
+/// [`FdPhaseDescent`] of `objective` from `f0` until it is at most `target` (at most 200
+/// steps, or until no descent step is found); the shifters where it ended.
+pub(super) fn descend_phases(
+    objective: &dyn Fn(&[C64]) -> f64,
+    f0: &[C64],
+    target: f64,
+    reason: &'static str,
+) -> Vec<C64> {
+    let mut alg = FdPhaseDescent {
+        objective,
+        step: 1e-3,
+    };
+    let rule = StoppingRule {
+        max_iterations: 200,
+        rel_tol: 1e-9,
+        rules: vec![
+            Rule::converged(reason, Criterion::AtMost("value", target)),
+            Rule::stalled("no descent step", Criterion::AtMost("step", 0.0)),
+        ],
+        ..StoppingRule::default()
+    };
+    iterate::run(&mut alg, f0.to_vec(), objective(f0), &rule).state
+}
+
+/// A feasible start for PDD from the shifters `f0` (descent on the phases of the power the
+/// SINR targets need, [`required_power`], until at most [`START_POWER_FRACTION`] of the
+/// budget) and the power the SINR targets need where the descent ended; `None` when that
+/// is still more than the budget.
 pub fn feasible_analog_start(
     model: &NearfieldModel,
     arch: PartiallyConnected,
@@ -1186,26 +1206,15 @@ pub fn feasible_analog_start(
     if !p0.is_finite() {
         return Ok((None, p0));
     }
-    let mut alg = PowerDescent {
-        model,
-        arch,
-        step: 1e-3,
-    };
-    let rule = StoppingRule {
-        max_iterations: 200,
-        rel_tol: 1e-9,
-        rules: vec![
-            Rule::converged(
-                "the SINR targets leave room for sensing",
-                Criterion::AtMost("power_fraction", START_POWER_FRACTION),
-            ),
-            Rule::stalled("no descent step", Criterion::AtMost("step", 0.0)),
-        ],
-        ..StoppingRule::default()
-    };
-    let run = iterate::run(&mut alg, f0.to_vec(), p0 / budget, &rule);
-    let p = required_power(model, arch, &run.state);
-    Ok(((p < budget * (1.0 - 1e-3)).then_some(run.state), p))
+    let fraction = |f: &[C64]| required_power(model, arch, f) / budget;
+    let f = descend_phases(
+        &fraction,
+        f0,
+        START_POWER_FRACTION,
+        "the SINR targets leave room for sensing",
+    );
+    let p = required_power(model, arch, &f);
+    Ok(((p < budget * (1.0 - 1e-3)).then_some(f), p))
 }
 
 /// The first inner step of Algorithm 2 at a given start (`Upsilon = 0`, `rho_0`): block
@@ -1244,7 +1253,7 @@ pub fn first_step(
     let Some(blk) = p.digital_step(f, &upsilon, rho)? else {
         return Ok(None);
     };
-    p.analog_step(f, &blk, &upsilon, rho)?;
+    p.analog_block(f, &blk, &upsilon, rho, AnalogStep::Sdr)?;
     Ok(Some(FirstStep {
         rho,
         block38_value: blk.program_value,
@@ -1358,7 +1367,7 @@ pub fn pdd_design(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::systems::nearfield::NearfieldScenario;
 
@@ -1377,7 +1386,11 @@ mod tests {
             .collect()
     }
 
-    fn random_hermitian(n: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
+    /// A random Hermitian matrix (entries of the Gaussian ensemble).
+    pub(in crate::systems::nearfield) fn random_hermitian(
+        n: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Mat<C64> {
         let g = Mat::from_fn(n, n, |_, _| {
             C64::new(rng.sample(StandardNormal), rng.sample(StandardNormal))
         });
@@ -1514,7 +1527,9 @@ mod tests {
         let forms = p.sinr_forms(&blk);
         let (t, mm) = p.analog_objective_data(&blk, &upsilon, rho);
         let before = analog_misfit(&t, &mm, &f);
-        let (g, after) = p.analog_step_manifold(&f, &blk, &upsilon, rho).unwrap();
+        let (g, after) = p
+            .analog_block(&f, &blk, &upsilon, rho, AnalogStep::Manifold)
+            .unwrap();
         assert!(after < before, "no descent: {after} vs {before}");
         assert!((analog_misfit(&t, &mm, &g) - after).abs() <= 1e-12 * before);
         for z in &g {

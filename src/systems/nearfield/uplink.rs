@@ -63,10 +63,10 @@
 use super::design::{
     coordinates, crb_program, schur_objective, trace_re, uplink_through, DigitalDesign,
 };
-use super::hybrid::{digital_bound, HybridDesign, HYBRID_TOL};
+use super::hybrid::{digital_bound, HybridDesign};
 use super::model::{crb_from_fim, fim_from_grams, NearfieldModel};
 use super::pdd::{
-    current_targets, frobenius_sq, phase_descent, run_pdd, scaled, sdr_phase_step, AnalogStep,
+    current_targets, descend_phases, frobenius_sq, phase_step, run_pdd, scaled, AnalogStep,
     PddBlocks, PddSettings, PhaseProblem,
 };
 use crate::conic::{Affine, Problem, SolverSettings, Status};
@@ -149,81 +149,24 @@ pub fn hybrid_from_block(
     analog: &Mat<C64>,
     digital: DigitalDesign,
 ) -> Result<HybridDesign> {
-    let structure = arch.check(analog).ok_or_else(|| {
-        IsacError::input(
-            "analog",
-            format!(
-                "F must be {} x {} (N_a x N_RF), got {} x {}",
-                arch.antennas,
-                arch.rf_chains,
-                analog.nrows(),
-                analog.ncols()
-            ),
-        )
-    })?;
-    let status = match &digital.status {
-        DesignStatus::Infeasible { reason, certified } => {
-            DesignStatus::infeasible(format!("through this analog stage: {reason}"), *certified)
-        }
-        other => other.clone(),
-    };
-    let mut design = HybridDesign {
-        status,
-        analog: analog.clone(),
-        digital: digital.clone(),
-        precoders: None,
-        sensing_covariance: None,
-        transmit_covariance: None,
-        bound: None,
-        sinr: None,
-        power: None,
-        structure,
-        history: vec![],
-        iterations: 0,
-        seconds: 0.0,
-    };
+    let mut design = HybridDesign::for_block(arch, analog, digital.clone())?;
     if let (true, Some(w), Some(ru)) = (
         digital.status.has_checked_design(),
         &digital.digital,
         &digital.sensing_covariance,
     ) {
-        let s = &model.scenario;
         let combiners = lift_combiners(analog, w);
         let sinr = uplink_sinrs(model, &combiners, ru);
-        let power = trace_re(ru);
-        let mut problems = vec![];
-        if structure.worst() > HYBRID_TOL {
-            problems.push(format!(
-                "F off the partially connected structure by {:.2e}",
-                structure.worst()
-            ));
-        }
-        if !(power <= s.power * (1.0 + HYBRID_TOL)) {
-            problems.push(format!(
-                "probing power {power:e} W above the budget {:e} W",
-                s.power
-            ));
-        }
-        let worst = sinr.iter().cloned().fold(f64::INFINITY, f64::min);
-        if !(worst >= s.min_sinr * (1.0 - HYBRID_TOL)) {
-            problems.push(format!(
-                "SINR {worst:e} below the target {:e} on the true channels",
-                s.min_sinr
-            ));
-        }
-        design.status = if problems.is_empty() {
-            DesignStatus::solved(
-                "the probing covariance and combiners are optimal for this analog combiner",
-            )
-        } else {
-            DesignStatus::inaccurate(problems.join("; "), None)
-        };
+        design.recheck(
+            model,
+            trace_re(ru),
+            sinr,
+            "the probing covariance and combiners are optimal for this analog combiner",
+        );
         design.bound = Some(model.bound(ru, Some(analog)));
         design.precoders = Some(combiners);
         design.sensing_covariance = Some(ru.clone());
         design.transmit_covariance = Some(ru.clone());
-        design.sinr = Some(sinr);
-        design.power = Some(power);
     }
     Ok(design)
 }
@@ -341,6 +284,7 @@ impl<'a> Sca<'a> {
             power,
             &rg,
             &[(&z, 1.0)],
+            None,
             None,
         )?;
         // x = echo_gain * P_s * b'^H Z b'
@@ -885,19 +829,15 @@ impl PddBlocks for UplinkPdd<'_> {
             scale: 1.0,
         };
         self.f_solves += 1;
-        match self.pdd.analog_step {
-            AnalogStep::Sdr => {
-                let step = sdr_phase_step(
-                    &problem,
-                    f,
-                    self.pdd.randomizations,
-                    &mut self.rng,
-                    self.settings,
-                )?;
-                Ok((step.shifters, step.misfit))
-            }
-            AnalogStep::Manifold => Ok(phase_descent(&problem, f)),
-        }
+        let step = phase_step(
+            self.pdd.analog_step,
+            &problem,
+            f,
+            self.pdd.randomizations,
+            &mut self.rng,
+            self.settings,
+        )?;
+        Ok((step.shifters, step.misfit))
     }
 
     fn crb(blk: &QBlock) -> f64 {
@@ -1042,6 +982,45 @@ impl IterativeAlgorithm for Ao<'_> {
     }
 }
 
+/// The shortfall the uplink feasibility phase aims below: every user's MMSE SINR
+/// without probing at least twice its target (3 dB left for the echo).
+pub const START_SHORTFALL: f64 = 0.5;
+
+/// `gamma / SINR_k` of every user through the shifters `f`, MMSE combining, no probing
+/// (infinite when a combiner does not exist).
+fn uplink_ratios(model: &NearfieldModel, arch: PartiallyConnected, f: &[C64]) -> Vec<f64> {
+    let s = &model.scenario;
+    let analog = arch.analog(f);
+    let zero = Mat::<C64>::zeros(s.at.elements, s.at.elements);
+    (0..model.users())
+        .map(|u| {
+            let h = super::model::combine(&analog, &model.user_channels[u]);
+            let r = model.uplink_interference(u, &zero, Some(&analog));
+            match crate::linalg::hermitian_solve(&r, &h) {
+                Some(x) => s.min_sinr / (s.user_power * inner(&h, &x).re),
+                None => f64::INFINITY,
+            }
+        })
+        .collect()
+}
+
+/// The users' SINR shortfall through `f`: the 8-norm of [`uplink_ratios`], a smooth upper
+/// bound of the largest (at most 1: every user meets its target without probing).
+fn uplink_shortfall(model: &NearfieldModel, arch: PartiallyConnected, f: &[C64]) -> f64 {
+    let r = uplink_ratios(model, arch, f);
+    if r.iter().any(|x| !x.is_finite() || *x <= 0.0) {
+        return f64::INFINITY;
+    }
+    r.iter().map(|x| x.powi(8)).sum::<f64>().powf(1.0 / 8.0)
+}
+
+/// The largest of [`uplink_ratios`].
+fn uplink_shortfall_max(model: &NearfieldModel, arch: PartiallyConnected, f: &[C64]) -> f64 {
+    uplink_ratios(model, arch, f)
+        .into_iter()
+        .fold(0.0, f64::max)
+}
+
 /// `F` with random phases (line 1 of Algorithm 6), seeded.
 pub fn random_start(arch: PartiallyConnected, seed: u64) -> Vec<C64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ START_STREAM);
@@ -1080,12 +1059,34 @@ pub fn uplink_ao_design(
     let mut start_note = "random phases";
     let mut f0 = random_start(arch, pdd.seed);
     if super::design::uplink_echo_limit(model, Some(&arch.analog(&f0))).is_err() {
-        f0 = arch.shifters(&super::hybrid::steering_start(model, arch));
-        start_note = "the steering start (a user misses its target through the random F)";
+        // no R_u is feasible through this F: the steering start, then a descent on the
+        // phases of the users' SINR shortfall without probing from the better of the two
+        let steering = arch.shifters(&super::hybrid::steering_start(model, arch));
+        let better =
+            if uplink_shortfall(model, arch, &steering) < uplink_shortfall(model, arch, &f0) {
+                steering
+            } else {
+                f0
+            };
+        f0 = if super::design::uplink_echo_limit(model, Some(&arch.analog(&better))).is_ok() {
+            start_note = "the steering start (a user misses its target through the random F)";
+            better
+        } else {
+            start_note = "a descent on the phases of the users' SINR shortfall (neither the random nor the steering start lets every user meet its target)";
+            descend_phases(
+                &|f: &[C64]| uplink_shortfall(model, arch, f),
+                &better,
+                START_SHORTFALL,
+                "every user meets its target with room for the echo",
+            )
+        };
         if super::design::uplink_echo_limit(model, Some(&arch.analog(&f0))).is_err() {
             let mut d = exact_block(model, arch, &arch.analog(&f0), settings)?;
             d.status = DesignStatus::inaccurate(
-                "Algorithm 6 needs an F through which every user meets its target without probing; neither the random nor the steering start has one",
+                format!(
+                    "Algorithm 6 needs an F through which every user meets its target without probing; the random and steering starts have none, and the descent on the phases ended with the worst user at {:.2} dB below its target",
+                    10.0 * uplink_shortfall_max(model, arch, &f0).log10()
+                ),
                 None,
             );
             d.seconds = started.elapsed().as_secs_f64();
@@ -1164,6 +1165,7 @@ pub fn uplink_ao_design(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::systems::nearfield::pdd::tests::random_hermitian;
     use crate::systems::nearfield::NearfieldScenario;
     use rand_distr::StandardNormal;
 
@@ -1173,13 +1175,6 @@ mod tests {
         ))
         .unwrap();
         NearfieldModel::new(s).unwrap()
-    }
-
-    fn random_hermitian(n: usize, rng: &mut ChaCha8Rng) -> Mat<C64> {
-        let g = Mat::from_fn(n, n, |_, _| {
-            C64::new(rng.sample(StandardNormal), rng.sample(StandardNormal))
-        });
-        scaled(&(&g + g.adjoint()), 0.5)
     }
 
     fn random_psd(n: usize, rng: &mut ChaCha8Rng, trace: f64) -> Mat<C64> {
