@@ -1496,16 +1496,37 @@ pub(super) mod tests {
                 "{sign:?}: recomputed {v0} vs program {}",
                 blk.program_value
             );
-            for _ in 0..20 {
-                let h = random_hermitian(16, &mut rng);
-                let h = scaled(&h, 1e-3 * power / frobenius_sq(&h).sqrt());
-                for e in [&blk.q + &h, &blk.q - &h] {
-                    assert!(
-                        value(&e) >= v0 * (1.0 - 1e-6),
-                        "{sign:?}: {} < {v0}",
-                        value(&e)
-                    );
-                }
+            assert_no_perturbation_lowers(
+                &value,
+                &blk.q,
+                1e-3 * power,
+                &mut rng,
+                &format!("{sign:?}"),
+            );
+        }
+    }
+
+    /// A `Q` block's optimality over the full Hermitian space: no step of Frobenius size
+    /// `size` along 20 random Hermitian directions (either way) lowers `value` below its
+    /// value at `q` (relative 1e-6). The blocks are convex in `Q`, so this checks a global
+    /// optimum, and in particular that a reduction to a small subspace lost nothing.
+    pub(in crate::systems::nearfield) fn assert_no_perturbation_lowers(
+        value: &dyn Fn(&Mat<C64>) -> f64,
+        q: &Mat<C64>,
+        size: f64,
+        rng: &mut ChaCha8Rng,
+        label: &str,
+    ) {
+        let v0 = value(q);
+        for _ in 0..20 {
+            let h = random_hermitian(q.nrows(), rng);
+            let h = scaled(&h, size / frobenius_sq(&h).sqrt());
+            for e in [q + &h, q - &h] {
+                assert!(
+                    value(&e) >= v0 * (1.0 - 1e-6),
+                    "{label}: {} < {v0}",
+                    value(&e)
+                );
             }
         }
     }
