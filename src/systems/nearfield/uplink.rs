@@ -66,8 +66,8 @@ use super::design::{
 use super::hybrid::{digital_bound, HybridDesign};
 use super::model::{crb_from_fim, fim_from_grams, NearfieldModel};
 use super::pdd::{
-    current_targets, descend_phases, frobenius_sq, phase_step, run_pdd, scaled, AnalogStep,
-    PddBlocks, PddSettings, PhaseProblem,
+    current_targets, descend_phases, frobenius_sq, phase_step, run_pdd, scaled,
+    squared_norm_epigraph, AnalogStep, PddBlocks, PddSettings, PhaseProblem,
 };
 use crate::conic::{Affine, Problem, SolverSettings, Status};
 use crate::error::{IsacError, Result};
@@ -305,9 +305,8 @@ impl<'a> Sca<'a> {
                 1.0
             };
             let alpha = alpha2.sqrt();
-            // t >= ||alpha W + X / alpha||_F^2, rotated: ||(2 v, t - 1)|| <= t + 1
-            let t = prob.nonneg_scalar();
-            let mut cone = Vec::with_capacity(nrf * nrf + 1);
+            // t >= ||alpha W + X / alpha||_F^2 (off-diagonal entries twice: sqrt(2) each)
+            let mut v = Vec::with_capacity(nrf * nrf);
             for i in 0..nrf {
                 for j in i..nrf {
                     let e = wk.entry(i, j)?;
@@ -316,19 +315,15 @@ impl<'a> Sca<'a> {
                     re.add_scaled(uu.re, &x);
                     let mut im = e.im.scaled(alpha);
                     im.add_scaled(uu.im, &x);
-                    let f = if i == j { 2.0 } else { 2.0 * 2f64.sqrt() };
-                    cone.push(re.scaled(f));
-                    if i != j {
-                        cone.push(im.scaled(f));
+                    if i == j {
+                        v.push(re);
+                    } else {
+                        v.push(re.scaled(2f64.sqrt()));
+                        v.push(im.scaled(2f64.sqrt()));
                     }
                 }
             }
-            let mut tm = t.clone();
-            tm.add_scaled(1.0, &Affine::constant(-1.0));
-            cone.push(tm);
-            let mut tp = t.clone();
-            tp.add_scaled(1.0, &Affine::constant(1.0));
-            prob.soc(tp, &cone);
+            let t = squared_norm_epigraph(&mut prob, &v, 1.0);
             // tr(W A_k) + Pi^up <= 0, Pi^up = 1/2 [t - alpha^2 (2 Re tr(W^n W) - ||W^n||^2)
             //                                   - (2 x^n x - (x^n)^2) / alpha^2]
             let mut lhs = wk.real_trace_with(ak)?;
@@ -692,11 +687,7 @@ impl PddBlocks for UplinkPdd<'_> {
 
     /// (66): `Q = F F^H - s rho Upsilon + B Z B^H` (module doc).
     fn q_step(&mut self, f: &[C64], upsilon: &Mat<C64>, rho: f64) -> Result<Option<QBlock>> {
-        let sign = if self.pdd.sign == super::pdd::PenaltySign::Consistent {
-            1.0
-        } else {
-            -1.0
-        };
+        let sign = self.pdd.sign.sign();
         let c = &self.coupling(f) - &scaled(upsilon, sign * rho);
         let g0 = self.gram_of(&c);
         let j0 = self.fim(&g0);
@@ -769,15 +760,8 @@ impl PddBlocks for UplinkPdd<'_> {
             .collect();
         let (mut objective, wmax) = schur_objective(&mut prob, &jt, &d)?;
         // ||Z||_F^2 / (2 rho) in the program's units: ||Z||^2 <= c t, c = 2 rho wmax
-        let cpen = 2.0 * rho * wmax;
-        let t = prob.nonneg_scalar();
-        let mut cone: Vec<Affine> = params.iter().map(|(v, _, n)| v.scaled(2.0 * n)).collect();
-        let mut tm = t.clone();
-        tm.add_scaled(1.0, &Affine::constant(-cpen));
-        cone.push(tm);
-        let mut tp = t.clone();
-        tp.add_scaled(1.0, &Affine::constant(cpen));
-        prob.soc(tp, &cone);
+        let z_norm: Vec<Affine> = params.iter().map(|(v, _, n)| v.scaled(*n)).collect();
+        let t = squared_norm_epigraph(&mut prob, &z_norm, 2.0 * rho * wmax);
         objective.add_scaled(1.0, &t);
         prob.minimize(objective.clone());
         let sol = prob.solve(self.settings)?;
@@ -813,11 +797,7 @@ impl PddBlocks for UplinkPdd<'_> {
         upsilon: &Mat<C64>,
         rho: f64,
     ) -> Result<(Vec<C64>, f64)> {
-        let sign = if self.pdd.sign == super::pdd::PenaltySign::Consistent {
-            1.0
-        } else {
-            -1.0
-        };
+        let sign = self.pdd.sign.sign();
         let t = &blk.q + &scaled(upsilon, sign * rho);
         let targets = current_targets(&self.forms, f, self.unit);
         let problem = PhaseProblem {
@@ -1275,11 +1255,7 @@ mod tests {
             let crb_c = p.crb_of(&c);
             let upsilon = scaled(&random_hermitian(16, &mut rng), 0.01);
             let rho = 0.05 / crb_c;
-            let s = if sign == super::super::pdd::PenaltySign::Consistent {
-                1.0
-            } else {
-                -1.0
-            };
+            let s = sign.sign();
             let blk = p.q_step(&f, &upsilon, rho).unwrap().unwrap();
             let value = |q: &Mat<C64>| -> f64 {
                 let r = &(q - &c) + &scaled(&upsilon, s * rho);
