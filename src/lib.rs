@@ -18,6 +18,7 @@ pub mod iterate;
 pub mod linalg;
 pub mod physics;
 pub mod report;
+pub mod smooth;
 pub mod status;
 pub mod systems;
 

@@ -23,6 +23,23 @@ pub fn symmetric_eigenvalues(a: &Mat<f64>) -> Option<Vec<f64>> {
     Some(v)
 }
 
+/// Eigen-decomposition of a real symmetric matrix: (ascending eigenvalues, eigenvectors as
+/// columns).
+pub fn symmetric_eigen(a: &Mat<f64>) -> Option<(Vec<f64>, Mat<f64>)> {
+    if !all_finite(a) {
+        return None;
+    }
+    let evd = a.self_adjoint_eigen(Side::Lower).ok()?;
+    let n = a.nrows();
+    let s = evd.S();
+    let u = evd.U();
+    let vals: Vec<f64> = (0..n).map(|i| s.column_vector()[i]).collect();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&i, &j| vals[i].total_cmp(&vals[j]));
+    let sorted = idx.iter().map(|&i| vals[i]).collect();
+    Some((sorted, Mat::from_fn(n, n, |r, c| u[(r, idx[c])])))
+}
+
 /// Eigen-decomposition of a Hermitian matrix: (ascending eigenvalues, eigenvectors as columns).
 pub fn hermitian_eigen(a: &Mat<C64>) -> Option<(Vec<f64>, Mat<C64>)> {
     let evd = a.self_adjoint_eigen(Side::Lower).ok()?;

@@ -703,7 +703,29 @@ fn bpms_bad_input_names_the_key_and_exits_2() {
         ("bs_antennas = 2", "bs_antennas"),
         ("alpha = -0.1", "alpha"),
         ("ms_gains_re = [1.0]\nms_gains_im = [0.0]", "ms_gains_re"),
-        ("scheme = \"analog-fdb\"", "scheme"),
+        ("scheme = \"analog\"", "scheme"),
+        ("starts = 4", "starts"),
+        ("scheme = \"analog-cpa\"\ntolerance = 1e-3", "tolerance"),
+        (
+            "scheme = \"analog-fdb\"\ncodebook_angles = 64",
+            "codebook_angles",
+        ),
+        ("scheme = \"analog-fdb\"\nstarts = 0", "starts"),
+        ("scheme = \"analog-cpa\"\nslots = 6", "slots"),
+        ("beampattern = \"polar\"", "beampattern"),
+        (
+            "beampattern = \"angle\"\nbeampattern_grid = [10, 10]",
+            "beampattern_grid",
+        ),
+        ("beampattern_points = 90", "beampattern_points"),
+        (
+            "beampattern = \"plane\"\nbeampattern_x = [5.0, -5.0]",
+            "beampattern_x",
+        ),
+        (
+            "beampattern = \"plane\"\nbeampattern_grid = [10.5, 10]",
+            "beampattern_grid",
+        ),
         ("mismatch_method = \"sdp\"", "mismatch_method"),
         ("subcarriers = 0", "subcarriers"),
         ("Alpha = 0.5", "Alpha"),
@@ -767,6 +789,124 @@ fn bpms_json_answer_recomputes_both_crbs_from_f() {
         .map(|r| (0..cols).map(|c| f[(r, c)].norm_sqr()).sum::<f64>())
         .sum();
     assert!(power <= v["power_w"].as_f64().unwrap() / 64.0 * (1.0 + 1e-12));
+}
+
+/// An analog answer (both schemes) carries `F`: from it alone every column has one
+/// amplitude, the power is the budget, both CRBs are recomputed, the weighted CRB is not
+/// below the digital optimum it reports, and the mismatch (23a) is recomputed from the
+/// reported guides; the beampattern asked for peaks where the design radiates.
+#[test]
+fn bpms_analog_json_answer_recomputes_everything() {
+    use isac::systems::bpms::{BpmsModel, BpmsScenario};
+    for scheme in ["analog-fdb", "analog-cpa"] {
+        let extra = if scheme == "analog-fdb" {
+            "starts = 2\n"
+        } else {
+            ""
+        };
+        let src = format!("system = \"bpms\"\nbs_antennas = 8\nue_antennas = 4\nsubcarriers = 64\nslots = 8\nalpha = 0.3\ntarget_count = 2\nscheme = \"{scheme}\"\n{extra}beampattern = \"angle\"\nbeampattern_points = 181\n");
+        let path = write(&format!("bpms-{scheme}.toml"), &src);
+        let (code, out, err) = isac(&["solve", "bpms", "--input", &path, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        // a local method: its stopping rule or its iteration cap, the design re-checked
+        assert!(
+            v["status"] == "solved" || v["status"] == "max_iterations",
+            "{scheme}: {v}"
+        );
+        let cm = |key: &str| {
+            let (re, im) = (&v[format!("{key}_re")], &v[format!("{key}_im")]);
+            let rows = re.as_array().unwrap().len();
+            let cols = re[0].as_array().unwrap().len();
+            Mat::from_fn(rows, cols, |r, c| {
+                C64::new(re[r][c].as_f64().unwrap(), im[r][c].as_f64().unwrap())
+            })
+        };
+        let f = cm("beamformers");
+        let p0 = v["power_w"].as_f64().unwrap() / 64.0;
+        let mut power = 0.0;
+        for c in 0..f.ncols() {
+            let mags: Vec<f64> = (0..f.nrows()).map(|r| f[(r, c)].norm()).collect();
+            let (lo, hi) = mags
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(a, b), m| (a.min(*m), b.max(*m)));
+            assert!(
+                hi - lo <= 1e-12 * hi.max(1e-300) + 1e-300,
+                "{scheme}: column {c} not analog"
+            );
+            power += mags.iter().map(|m| m * m).sum::<f64>();
+        }
+        assert!(
+            (power - p0).abs() < 1e-9 * p0,
+            "{scheme}: power {power} vs {p0}"
+        );
+        let table: toml::Table = src.parse().unwrap();
+        let mut sc = BpmsScenario::from_table(&table).unwrap();
+        let gains = |key: &str| -> Vec<C64> {
+            v[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| C64::new(x[0].as_f64().unwrap(), x[1].as_f64().unwrap()))
+                .collect()
+        };
+        sc.bp_gains = gains("bp_gains");
+        sc.ms_gains = gains("ms_gains");
+        let model = BpmsModel::new(sc);
+        let vv = &f * f.adjoint();
+        let b = model.bounds(&vv);
+        for (key, want) in [("crb_bp", b.crb_bp), ("crb_ms", b.crb_ms)] {
+            let got = v[key].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-9 * want,
+                "{scheme} {key}: {got} vs {want}"
+            );
+        }
+        let objective = 0.3 * b.crb_bp + 0.7 * b.crb_ms;
+        let digital = v["digital_objective"].as_f64().unwrap();
+        assert!(
+            objective >= digital * (1.0 - 1e-6),
+            "{scheme}: {objective} below {digital}"
+        );
+        let (gb, gu) = (cm("guide_bar"), cm("guide_under"));
+        let dist = |a: &Mat<C64>| -> f64 {
+            (0..a.nrows())
+                .flat_map(|r| (0..a.ncols()).map(move |c| (r, c)))
+                .map(|(r, c)| (vv[(r, c)] - a[(r, c)]).norm_sqr())
+                .sum()
+        };
+        let mismatch = (0.3 * dist(&gb) + 0.7 * dist(&gu)) / (p0 * p0);
+        let got = v["mismatch_objective"].as_f64().unwrap();
+        assert!(
+            (mismatch - got).abs() < 1e-9 * mismatch,
+            "{scheme}: mismatch {got} vs {mismatch}"
+        );
+        // the beampattern: 181 angles, its maximum within 1 degree of the angle where
+        // a^H V a is largest over a fine independent scan
+        let bp = v["beampattern"].as_array().unwrap();
+        assert_eq!(bp.len(), 181);
+        let peak = bp
+            .iter()
+            .max_by(|a, b| {
+                a["gain_db"]
+                    .as_f64()
+                    .unwrap()
+                    .total_cmp(&b["gain_db"].as_f64().unwrap())
+            })
+            .unwrap();
+        let scan = (0..=3600)
+            .map(|i| -90.0 + i as f64 * 0.05f64)
+            .max_by(|a, b| {
+                let g = |t: f64| model.bs_array.transmit_beampattern(&vv, t.to_radians());
+                g(*a).total_cmp(&g(*b))
+            })
+            .unwrap();
+        assert!(
+            (peak["angle_deg"].as_f64().unwrap() - scan).abs() <= 1.0,
+            "{scheme}: peak {} vs {scan}",
+            peak["angle_deg"]
+        );
+    }
 }
 
 /// A hybrid answer carries `F`, `W~` and `R~_d`: from them alone (with the reported

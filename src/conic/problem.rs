@@ -1087,6 +1087,20 @@ impl Problem {
         Ok(())
     }
 
+    /// A new `t >= 0` with `||x||^2 <= c t` (`c > 0`), as the rotated cone
+    /// `||(2 x, t - c)|| <= t + c`: the epigraph of a convex quadratic.
+    pub fn squared_norm_epigraph(&mut self, x: &[Affine], c: f64) -> Affine {
+        let t = self.nonneg_scalar();
+        let mut cone: Vec<Affine> = x.iter().map(|v| v.scaled(2.0)).collect();
+        let mut tm = t.clone();
+        tm.add_scaled(1.0, &Affine::constant(-c));
+        cone.push(tm);
+        let mut tp = t.clone();
+        tp.add_scaled(1.0, &Affine::constant(c));
+        self.soc(tp, &cone);
+        t
+    }
+
     /// Minimise `f`.
     pub fn minimize(&mut self, f: impl Into<Affine>) {
         self.set_objective(Sense::Minimize, f.into());

@@ -73,6 +73,15 @@ impl Ula {
         v
     }
 
+    /// Transmit beampattern `a(theta)^H R a(theta)` of the transmit covariance `R`
+    /// (`elements x elements`): the power radiated towards `theta` (the field's usual
+    /// beampattern, e.g. Stoica, Li and Xie 2007; for a beamformer `f`, `R = f f^H` gives
+    /// `|a^H f|^2`).
+    pub fn transmit_beampattern(&self, r: &faer::Mat<C64>, theta: f64) -> f64 {
+        let a = self.steering(theta);
+        crate::linalg::bilinear(&a, r, &a).re
+    }
+
     /// Derivative `da/dtheta`, element m: `j * kappa * m * a_m(theta)`.
     pub fn steering_derivative(&self, theta: f64) -> Vec<C64> {
         let kappa = self.phase_step_derivative(theta);

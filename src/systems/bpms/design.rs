@@ -80,6 +80,8 @@ pub struct WcrbDesign {
     /// Dimension of the covariance variable (`N_B`, `2K + 2` or the codebook size).
     pub dimension: usize,
     pub seconds: f64,
+    /// The analog designs' record (Section V; `None` for the digital ones).
+    pub analog: Option<Box<super::analog::AnalogInfo>>,
 }
 
 /// The weighted objective of a design's bounds.
@@ -137,7 +139,10 @@ pub fn wcrb(
     let k = model.targets();
     let nb = s.bs_antennas;
     let p0 = model.power_budget();
-    let codebook = model.codebook();
+    let codebook = match structure {
+        Structure::Codebook => model.cpa_codebook(),
+        _ => model.codebook(),
+    };
     // coordinates of the covariance variable
     let cols: Vec<Vec<C64>> = (0..codebook.ncols())
         .map(|c| (0..nb).map(|r| codebook[(r, c)]).collect())
@@ -310,6 +315,7 @@ pub fn wcrb(
         solver_iterations: sol.iterations,
         dimension: dim,
         seconds: 0.0,
+        analog: None,
     };
     if !sol.status.is_optimal() {
         design.status = match &sol.status {

@@ -29,7 +29,7 @@ use super::design::{beamformers, wcrb, weighted_objective, Structure, WcrbDesign
 use super::model::BpmsModel;
 use crate::conic::{Affine, Problem, SolverSettings};
 use crate::error::{IsacError, Result};
-use crate::linalg::{hermitian_eigen, hermitian_sqrt, psd_part};
+use crate::linalg::{bilinear, hermitian_eigen, hermitian_sqrt, inner, psd_part, symmetric_eigen};
 use crate::status::DesignStatus;
 use crate::C64;
 use faer::Mat;
@@ -94,7 +94,11 @@ pub fn guides(model: &BpmsModel, cpa: bool, settings: &SolverSettings) -> Result
     } else {
         Structure::Reduced
     };
-    let u = model.codebook();
+    let u = if cpa {
+        model.cpa_codebook()
+    } else {
+        model.codebook()
+    };
     let mut out = vec![];
     for alpha in [1.0, 0.0] {
         let d = wcrb(model, alpha, false, structure, settings)?;
@@ -148,7 +152,11 @@ pub fn mismatch(
 ) -> Result<(WcrbDesign, Option<f64>)> {
     let started = Instant::now();
     let s = &model.scenario;
-    let u = model.codebook();
+    let u = if cpa {
+        model.cpa_codebook()
+    } else {
+        model.codebook()
+    };
     let p0 = model.power_budget();
     let n = u.ncols();
     let mix = |a: &Mat<C64>, b: &Mat<C64>| scale(a, alpha) + scale(b, 1.0 - alpha);
@@ -225,6 +233,7 @@ pub fn mismatch(
         solver_iterations: 0,
         dimension: n,
         seconds: started.elapsed().as_secs_f64() + guides.seconds,
+        analog: None,
     };
     Ok((design, rank_one))
 }
@@ -344,15 +353,83 @@ fn printed_wbf(
     Ok((omega, Some(worst), sol.value(&objective) * p0))
 }
 
-/// `(Re, Im)` of every entry of `U Lambda U^H` as affine expressions.
-type Entries = Vec<Vec<(Affine, Affine)>>;
-/// Reads `Lambda` from a solution.
-type Extract = Box<dyn Fn(&crate::conic::Solution) -> Mat<C64>>;
+/// The covariance mismatch over a codebook (CPA-WCM, and the power block (25) of the
+/// analog FDB with the analog beamformers as codebook): `min_rho ||U diag(rho) U^H - W||_F^2`
+/// subject to `sum_l rho_l |u_l|^2 = p0`, `rho >= 0`. The objective is the convex quadratic
+/// `rho^T G rho - 2 b^T rho + ||W||^2` with `G_ik = |u_i^H u_k|^2` (PSD: the Hadamard
+/// product of `U^H U` and its conjugate) and `b_l = u_l^H W u_l`, so the program is a
+/// second-order-cone program in the `n` normalised powers `rho / p0` with one
+/// `(n + 2)`-dimensional cone (`G = R^T R` by its eigen-decomposition), whatever `N_B`.
+/// Returns `rho` (W per codeword, clipped at 0) and `||U diag(rho) U^H - W||_F^2` (W^2)
+/// recomputed at the returned `rho`.
+pub fn codebook_covariance_fit(
+    u: &Mat<C64>,
+    w: &Mat<C64>,
+    p0: f64,
+    settings: &SolverSettings,
+) -> Result<(Vec<f64>, f64)> {
+    let n = u.ncols();
+    let nb = u.nrows();
+    let col = |l: usize| -> Vec<C64> { (0..nb).map(|r| u[(r, l)]).collect() };
+    let cols: Vec<Vec<C64>> = (0..n).map(col).collect();
+    let g = Mat::from_fn(n, n, |i, k| inner(&cols[i], &cols[k]).norm_sqr());
+    let b: Vec<f64> = cols.iter().map(|c| bilinear(c, w, c).re / p0).collect();
+    let norms: Vec<f64> = cols.iter().map(|c| inner(c, c).re).collect();
+    let (vals, vecs) = symmetric_eigen(&g)
+        .ok_or_else(|| IsacError::Numerical("eigendecomposition of |U^H U|^2 failed".into()))?;
+    let mut prob = Problem::new();
+    let rho: Vec<Affine> = (0..n).map(|_| prob.nonneg_scalar()).collect();
+    // R rho with R = Lambda^{1/2} Q^T (rows of the eigenvalues above rounding)
+    let max = vals.iter().cloned().fold(0.0, f64::max);
+    let r_rho: Vec<Affine> = (0..n)
+        .filter(|&e| vals[e] > 1e-14 * max)
+        .map(|e| {
+            let mut a = Affine::zero();
+            for (l, x) in rho.iter().enumerate() {
+                a.add_scaled(vals[e].sqrt() * vecs[(l, e)], x);
+            }
+            a
+        })
+        .collect();
+    let t = prob.squared_norm_epigraph(&r_rho, 1.0);
+    let mut power = Affine::zero();
+    let mut objective = t.clone();
+    for (l, x) in rho.iter().enumerate() {
+        power.add_scaled(norms[l], x);
+        objective.add_scaled(-2.0 * b[l], x);
+    }
+    prob.eq(power, 1.0);
+    prob.minimize(objective);
+    let sol = prob.solve(settings)?;
+    if !sol.status.is_optimal() {
+        return Err(IsacError::Numerical(format!(
+            "codebook covariance fit: {:?}",
+            sol.status
+        )));
+    }
+    let rho: Vec<f64> = rho.iter().map(|x| sol.value(x).max(0.0) * p0).collect();
+    let mut v = Mat::<C64>::zeros(nb, nb);
+    for (l, c) in cols.iter().enumerate() {
+        for r in 0..nb {
+            for q in 0..nb {
+                v[(r, q)] += c[r] * c[q].conj() * rho[l];
+            }
+        }
+    }
+    let mut value = 0.0;
+    for r in 0..nb {
+        for q in 0..nb {
+            value += (v[(r, q)] - w[(r, q)]).norm_sqr();
+        }
+    }
+    Ok((rho, value))
+}
 
-/// (22) as an SDP (FDB) or the CPA QCQP: `min t` s.t. `||vec(U Lambda U^H - W)|| <= t`,
-/// `tr(U Lambda U^H) = P_B/M`, `Lambda >= 0` (FDB) or `Lambda = diag(rho)`, `rho >= 0` (CPA);
-/// `alpha ||V - V_bar||^2 + (1-alpha) ||V - V_under||^2 = ||V - W||^2 + const`. Returns a
-/// square root of the optimal `Lambda` (so that `V = U Omega Omega^H U^H`).
+/// (22) as an SDP (FDB) or the CPA QCQP (by [`codebook_covariance_fit`]): `min t` s.t.
+/// `||vec(U Lambda U^H - W)|| <= t`, `tr(U Lambda U^H) = P_B/M`, `Lambda >= 0` (FDB) or
+/// `Lambda = diag(rho)`, `rho >= 0` (CPA); `alpha ||V - V_bar||^2 + (1-alpha) ||V - V_under||^2
+/// = ||V - W||^2 + const`. Returns a square root of the optimal `Lambda` (so that
+/// `V = U Omega Omega^H U^H`).
 fn printed_wcm(
     u: &Mat<C64>,
     guides: &Guides,
@@ -364,54 +441,23 @@ fn printed_wcm(
     let n = u.ncols();
     let nb = u.nrows();
     let w_lam = scale(&guides.bar, alpha) + scale(&guides.under, 1.0 - alpha);
+    if cpa {
+        let w = u * &w_lam * u.adjoint();
+        let (rho, value) = codebook_covariance_fit(u, &w, p0, settings)?;
+        let root = Mat::from_fn(n, n, |r, c| {
+            C64::new(if r == c { rho[r].sqrt() } else { 0.0 }, 0.0)
+        });
+        return Ok((root, None, value));
+    }
     // Lambda = P_B/M Lambda' (Lambda' O(1)); residual U Lambda' U^H - W / (P_B/M)
     let w = u * &w_lam * u.adjoint() * faer::Scale(C64::new(1.0 / p0, 0.0));
     let mut prob = Problem::new();
-    let (entries, lam_value): (Entries, Extract) = if cpa {
-        let rho: Vec<Affine> = (0..n).map(|_| prob.nonneg_scalar()).collect();
-        let e = (0..nb)
-            .map(|r| {
-                (0..nb)
-                    .map(|c| {
-                        let (mut re, mut im) = (Affine::zero(), Affine::zero());
-                        for (l, x) in rho.iter().enumerate() {
-                            let k = u[(r, l)] * u[(c, l)].conj();
-                            re.add_scaled(k.re, x);
-                            im.add_scaled(k.im, x);
-                        }
-                        (re, im)
-                    })
-                    .collect()
-            })
-            .collect();
-        let rho2 = rho.clone();
-        (
-            e,
-            Box::new(move |sol: &crate::conic::Solution| {
-                Mat::from_fn(n, n, |r, c| {
-                    C64::new(
-                        if r == c {
-                            sol.value(&rho2[r]).max(0.0)
-                        } else {
-                            0.0
-                        },
-                        0.0,
-                    )
-                })
-            }),
-        )
-    } else {
-        let lam = prob.psd_hermitian(n);
-        let cong = lam.congruence(u)?;
-        let e = cong
-            .iter()
-            .map(|row| row.iter().map(|x| (x.re.clone(), x.im.clone())).collect())
-            .collect();
-        (
-            e,
-            Box::new(move |sol: &crate::conic::Solution| psd_part(&sol.hermitian_value(&lam))),
-        )
-    };
+    let lam = prob.psd_hermitian(n);
+    let entries: Vec<Vec<(Affine, Affine)>> = lam
+        .congruence(u)?
+        .iter()
+        .map(|row| row.iter().map(|x| (x.re.clone(), x.im.clone())).collect())
+        .collect();
     let mut trace = Affine::zero();
     let mut residual = vec![];
     for r in 0..nb {
@@ -437,7 +483,7 @@ fn printed_wcm(
             sol.status
         )));
     }
-    let lam = scale(&lam_value(&sol), p0);
+    let lam = scale(&psd_part(&sol.hermitian_value(&lam)), p0);
     let root = hermitian_sqrt(&lam).ok_or_else(|| IsacError::Numerical("square root".into()))?;
     let value = sol.value(&t) * p0;
     Ok((root, None, value * value))

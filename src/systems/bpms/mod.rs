@@ -7,6 +7,7 @@
 //! form over the subcarriers, Jacobians, position-domain CRBs, fusion) -> designs.
 //! [`numerical`] holds the sampled OFDM model that checks the closed forms.
 
+pub mod analog;
 pub mod design;
 pub mod figures;
 pub mod mismatch;
@@ -43,6 +44,17 @@ pub fn solve_table(table: &toml::Table) -> Result<(BpmsModel, WcrbDesign)> {
         _ => None,
     };
     let cpa = scheme.starts_with("cpa");
+    match scheme {
+        "analog-fdb" => {
+            let d = analog::analog_fdb(&model, s.alpha, &s.analog, &settings)?;
+            return Ok((model, d));
+        }
+        "analog-cpa" => {
+            let d = analog::analog_cpa(&model, s.alpha, &s.analog, &settings)?;
+            return Ok((model, d));
+        }
+        _ => {}
+    }
     if let Some(kind) = mismatch_kind {
         let method = if s.closed_form_mismatch {
             mismatch::Method::ClosedForm
@@ -97,7 +109,139 @@ pub fn metrics(model: &BpmsModel, d: &WcrbDesign) -> Metrics {
     m.insert("dimension".into(), json!(d.dimension));
     m.insert("solver_iterations".into(), json!(d.solver_iterations));
     m.insert("solve_seconds".into(), json!(d.seconds));
+    if let Some(a) = &d.analog {
+        analog_metrics(&mut m, d, a);
+    }
+    beampattern_metrics(&mut m, model, d);
     m
+}
+
+/// The analog designs' fields: the mismatch (23a) / (P_B/M)^2, the AO's iterations and
+/// history (Fig. 2), the digital optimum of the same weight and the gap to it, the
+/// structure re-check.
+fn analog_metrics(m: &mut Metrics, d: &WcrbDesign, a: &analog::AnalogInfo) {
+    m.insert("mismatch_objective".into(), number(a.mismatch));
+    m.insert("iterations".into(), json!(a.iterations));
+    m.insert("starts".into(), json!(a.starts.len()));
+    m.insert("digital_objective".into(), number(a.digital_objective));
+    m.insert(
+        "gap_to_digital".into(),
+        number(d.objective / a.digital_objective - 1.0),
+    );
+    m.insert("modulus_spread".into(), number(a.modulus_spread));
+    m.insert("power_error".into(), number(a.power_error));
+    if !a.fit_residuals.is_empty() {
+        let worst = a.fit_residuals.iter().cloned().fold(0.0, f64::max);
+        m.insert("worst_fit_residual".into(), number(worst));
+    }
+    if !a.history.is_empty() {
+        // the AO history (an experiment writes it to history.csv, not results.csv)
+        m.insert(
+            "history".into(),
+            json!(a
+                .history
+                .iter()
+                .map(|(k, f)| json!({"iteration": k, "objective": number(*f)}))
+                .collect::<Vec<_>>()),
+        );
+    }
+}
+
+/// `10 log10(x)`, `null` for a non-positive `x`.
+fn db(x: f64) -> Value {
+    if x > 0.0 {
+        number(10.0 * x.log10())
+    } else {
+        Value::Null
+    }
+}
+
+/// The beampattern of the design when asked for (`beampattern`): records `{angle_deg,
+/// gain_db}` or `{x_m, y_m, gain_db}`, the gain `a^H(theta) V a(theta) / tr V` (dB over an
+/// isotropic transmission of the same power; the model is far-field, so a point of the
+/// plane sees the gain of its angle from the BS), and for the plane the objects as
+/// `{x_m, y_m, object}`. An analog CPA design adds `codeword_beampattern` (Fig. 3):
+/// `|a^H(theta) u|^2` in dB of every derivative codeword (`digital_k_db`) and its analog
+/// counterpart (`analog_k_db`).
+fn beampattern_metrics(m: &mut Metrics, model: &BpmsModel, d: &WcrbDesign) {
+    use scenario::Beampattern;
+    let s = &model.scenario;
+    let Some(v) = d
+        .covariance
+        .as_ref()
+        .filter(|_| d.status.has_checked_design())
+    else {
+        return;
+    };
+    let power: f64 = (0..v.nrows()).map(|i| v[(i, i)].re).sum();
+    let array = &model.bs_array;
+    let gain = |theta: f64| db(array.transmit_beampattern(v, theta) / power);
+    let angles = |points: usize| -> Vec<f64> {
+        (0..points)
+            .map(|i| -90.0 + 180.0 * i as f64 / (points - 1) as f64)
+            .collect()
+    };
+    match &s.beampattern {
+        Beampattern::None => {}
+        Beampattern::Angle { points } => {
+            let recs: Vec<Value> = angles(*points)
+                .into_iter()
+                .map(|a| json!({"angle_deg": a, "gain_db": gain(a.to_radians())}))
+                .collect();
+            m.insert("beampattern".into(), json!(recs));
+            if let Some(u) = d.analog.as_ref().and_then(|a| a.codebook.as_ref()) {
+                let digital = model.codebook();
+                let n = model.targets() + 1;
+                let pattern = |cb: &faer::Mat<C64>, col: usize, theta: f64| {
+                    let a = array.steering(theta);
+                    let x: C64 = (0..a.len()).map(|r| a[r].conj() * cb[(r, col)]).sum();
+                    db(x.norm_sqr())
+                };
+                let recs: Vec<Value> = angles(*points)
+                    .into_iter()
+                    .map(|deg| {
+                        let mut r = Metrics::new();
+                        r.insert("angle_deg".into(), json!(deg));
+                        for k in 0..n {
+                            let t = deg.to_radians();
+                            r.insert(format!("digital_{k}_db"), pattern(&digital, n + k, t));
+                            r.insert(format!("analog_{k}_db"), pattern(u, n + k, t));
+                        }
+                        Value::Object(r)
+                    })
+                    .collect();
+                m.insert("codeword_beampattern".into(), json!(recs));
+            }
+        }
+        Beampattern::Plane { x, y, nx, ny } => {
+            let bs = s.bs_position;
+            let mut recs = Vec::with_capacity(nx * ny);
+            for iy in 0..*ny {
+                let py = y.0 + (y.1 - y.0) * iy as f64 / (*ny - 1) as f64;
+                for ix in 0..*nx {
+                    let px = x.0 + (x.1 - x.0) * ix as f64 / (*nx - 1) as f64;
+                    let (dx, dy) = (px - bs[0], py - bs[1]);
+                    let g = if dx == 0.0 && dy == 0.0 {
+                        Value::Null
+                    } else {
+                        // the AOD convention of docs/bpms.md#conventions
+                        gain(dy.atan2(dx) - std::f64::consts::FRAC_PI_2)
+                    };
+                    recs.push(json!({"x_m": px, "y_m": py, "gain_db": g}));
+                }
+            }
+            m.insert("beampattern".into(), json!(recs));
+            let mut objects = vec![
+                json!({"x_m": bs[0], "y_m": bs[1], "object": "BS"}),
+                json!({"x_m": s.ue_position[0], "y_m": s.ue_position[1], "object": "UE"}),
+            ];
+            for (k, t) in s.targets.iter().enumerate() {
+                objects
+                    .push(json!({"x_m": t[0], "y_m": t[1], "object": format!("target {}", k + 1)}));
+            }
+            m.insert("objects".into(), json!(objects));
+        }
+    }
 }
 
 /// The full JSON answer of `isac solve bpms --json`: `F` and the gains (with the
@@ -140,6 +284,20 @@ pub fn design_json(model: &BpmsModel, d: &WcrbDesign) -> Value {
     m.insert("aoa_rad".into(), json!(model.channel.aoa));
     m.insert("bp_delays_s".into(), json!(model.channel.bp_delays));
     m.insert("ms_delays_s".into(), json!(model.channel.ms_delays));
+    if let Some(a) = &d.analog {
+        put(&mut m, "codebook", a.codebook.as_ref());
+        put(&mut m, "guide_bar", Some(&a.guides.0));
+        put(&mut m, "guide_under", Some(&a.guides.1));
+        if !a.fit_residuals.is_empty() {
+            m.insert("fit_residuals".into(), json!(a.fit_residuals));
+        }
+        if !a.starts.is_empty() {
+            m.insert(
+                "start_objectives".into(),
+                json!(a.starts.iter().map(|x| x.objective).collect::<Vec<_>>()),
+            );
+        }
+    }
     Value::Object(m)
 }
 
@@ -169,6 +327,17 @@ pub fn summary_lines(model: &BpmsModel, d: &WcrbDesign) -> Vec<String> {
             ms.sqrt(),
             if d.fused { " (fused, Remark 1)" } else { "" }
         ));
+        if let Some(a) = &d.analog {
+            out.push(format!(
+                "  analog: mismatch (23a) / (P_B/M)^2 = {:.6e}, weighted CRB {:.6e} m^2 = {:.4} x the digital optimum {:.6e}, {:.3} s",
+                a.mismatch,
+                d.objective,
+                d.objective / a.digital_objective,
+                a.digital_objective,
+                d.seconds
+            ));
+            return out;
+        }
         out.push(format!(
             "  objective {:.6e} m^2 (program {:.6e}), {} x {} covariance ({}), {:.3} s",
             d.objective,
@@ -190,7 +359,7 @@ impl System for BpmsSystem {
         "bistatic-monostatic.md (Zhang, Chen, Zheng, Ning, Niu, Wymeersch, Al-Naffouri)"
     }
     fn summary(&self) -> &'static str {
-        "joint bistatic positioning and monostatic sensing: weighted-sum CRB beamforming (FDB, CPA, Fusion)"
+        "joint bistatic positioning and monostatic sensing: weighted-sum CRB and mismatch beamforming (digital and analog FDB, CPA, Fusion)"
     }
     fn input_keys(&self) -> &'static [&'static str] {
         scenario::KEYS

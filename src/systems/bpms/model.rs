@@ -223,6 +223,9 @@ pub struct BpmsModel {
     pub ms_fim: OfdmFim,
     pub bp_jacobian: Mat<f64>,
     pub ms_jacobian: Mat<f64>,
+    /// The codebook of the CPA designs when it is not [`BpmsModel::codebook`]: the analog
+    /// codebook of Section V-B (`None`: the digital codebook of Remark 2).
+    pub analog_codebook: Option<Mat<C64>>,
 }
 
 impl BpmsModel {
@@ -348,6 +351,7 @@ impl BpmsModel {
             ms_fim,
             bp_jacobian,
             ms_jacobian,
+            analog_codebook: None,
         }
     }
 
@@ -377,6 +381,14 @@ impl BpmsModel {
             )
             .collect();
         Mat::from_fn(self.scenario.bs_antennas, 2 * n, |r, c| cols[c][r])
+    }
+
+    /// The codebook the CPA designs allocate power over: the analog codebook when set,
+    /// else [`BpmsModel::codebook`].
+    pub fn cpa_codebook(&self) -> Mat<C64> {
+        self.analog_codebook
+            .clone()
+            .unwrap_or_else(|| self.codebook())
     }
 
     /// Position-domain FIM of BP (7).

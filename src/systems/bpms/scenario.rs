@@ -3,6 +3,7 @@
 //! choice. Every key the paper fixes has the paper's value (Section VII-A) as default;
 //! the conventions the paper leaves open are in docs/bpms.md#conventions.
 
+use super::analog::AnalogSettings;
 use crate::error::{IsacError, Result};
 use crate::input::{db_to_linear, dbm_to_watts, Input};
 use crate::physics::geometry::{distance, Point};
@@ -43,7 +44,36 @@ pub const KEYS: &[&str] = &[
     "bp_gains_im",
     "ms_gains_re",
     "ms_gains_im",
+    "starts",
+    "ao_iterations",
+    "tolerance",
+    "codebook_angles",
+    "beampattern",
+    "beampattern_points",
+    "beampattern_x",
+    "beampattern_y",
+    "beampattern_grid",
 ];
+
+/// The keys of Algorithm 1 (`scheme = "analog-fdb"`) only, a part of [`KEYS`] (tested).
+const FDB_KEYS: &[&str] = &["starts", "ao_iterations", "tolerance"];
+
+/// The beampattern an answer carries (`beampattern`, docs/bpms.md#beampattern).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Beampattern {
+    None,
+    /// Over `points` angles evenly from -90 to 90 degrees.
+    Angle {
+        points: usize,
+    },
+    /// Over a grid of the plane: `x`, `y` ranges (m) and point counts.
+    Plane {
+        x: (f64, f64),
+        y: (f64, f64),
+        nx: usize,
+        ny: usize,
+    },
+}
 
 /// Seed stream of the gain phases ("bpmsgain").
 const PHASE_STREAM: u64 = 0x6270_6d73_6761_696e;
@@ -89,11 +119,22 @@ pub struct BpmsScenario {
     /// seeded phases, or given.
     pub bp_gains: Vec<C64>,
     pub ms_gains: Vec<C64>,
+    /// The analog designs' settings (Section V).
+    pub analog: AnalogSettings,
+    pub beampattern: Beampattern,
 }
 
-/// The designs of this system (the digital ones; the analog designs are issue 14).
+/// The designs of this system: the digital ones (Sections III, IV) and the analog ones (V).
 pub const SCHEMES: &[&str] = &[
-    "fdb-wcrb", "fdb-wbf", "fdb-wcm", "cpa-wcrb", "cpa-wbf", "cpa-wcm", "fusion",
+    "fdb-wcrb",
+    "fdb-wbf",
+    "fdb-wcm",
+    "cpa-wcrb",
+    "cpa-wbf",
+    "cpa-wcm",
+    "fusion",
+    "analog-fdb",
+    "analog-cpa",
 ];
 
 impl BpmsScenario {
@@ -211,6 +252,28 @@ impl BpmsScenario {
                 return Err(IsacError::input(key, "every path needs a non-zero gain"));
             }
         }
+        if scheme != "analog-fdb" {
+            if let Some(k) = FDB_KEYS.iter().find(|k| i.has(k)) {
+                return Err(IsacError::input(
+                    *k,
+                    "applies to scheme = \"analog-fdb\" only (Algorithm 1)",
+                ));
+            }
+        }
+        if scheme != "analog-cpa" && i.has("codebook_angles") {
+            return Err(IsacError::input(
+                "codebook_angles",
+                "applies to scheme = \"analog-cpa\" only (the analog codebook (27))",
+            ));
+        }
+        let analog = AnalogSettings {
+            starts: i.usize_in_or("starts", 1, 1000, 8)?,
+            ao_iterations: i.usize_in_or("ao_iterations", 1, 100_000, 100)?,
+            tolerance: i.f64_in_or("tolerance", 1e-15, 1.0, 1e-6)?,
+            codebook_angles: i.usize_in_or("codebook_angles", 2, 1 << 16, 256)?,
+            seed,
+        };
+        let beampattern = beampattern(&i)?;
         let mut s = BpmsScenario {
             bs_antennas,
             ue_antennas,
@@ -235,6 +298,8 @@ impl BpmsScenario {
             closed_form_mismatch,
             bp_gains: vec![],
             ms_gains: vec![],
+            analog,
+            beampattern,
         };
         let (bp, ms) = s.path_loss_gains();
         s.bp_gains = given_bp.unwrap_or(bp);
@@ -286,5 +351,101 @@ impl BpmsScenario {
             ms.push(phase() * rcs * lambda / (c3 * d * d));
         }
         (bp, ms)
+    }
+}
+
+/// The `beampattern` keys: the grid keys are bad input unless their kind is asked for.
+fn beampattern(i: &Input) -> Result<Beampattern> {
+    let kind = i.choice_or("beampattern", &["none", "angle", "plane"], "none")?;
+    let only = |key: &str, kind: &str| -> Result<()> {
+        if i.has(key) {
+            return Err(IsacError::input(
+                key,
+                format!("applies to beampattern = \"{kind}\" only"),
+            ));
+        }
+        Ok(())
+    };
+    let range = |key: &str, default: (f64, f64)| -> Result<(f64, f64)> {
+        if !i.has(key) {
+            return Ok(default);
+        }
+        let v = i.f64_list(key)?;
+        match v.as_slice() {
+            [lo, hi]
+                if lo.is_finite()
+                    && hi.is_finite()
+                    && lo < hi
+                    && lo.abs() <= 1e6
+                    && hi.abs() <= 1e6 =>
+            {
+                Ok((*lo, *hi))
+            }
+            _ => Err(IsacError::input(
+                key,
+                "must be [lo, hi] in metres with lo < hi (|value| <= 1e6)",
+            )),
+        }
+    };
+    Ok(match kind.as_str() {
+        "angle" => {
+            for k in ["beampattern_x", "beampattern_y", "beampattern_grid"] {
+                only(k, "plane")?;
+            }
+            Beampattern::Angle {
+                points: i.usize_in_or("beampattern_points", 2, 100_000, 361)?,
+            }
+        }
+        "plane" => {
+            only("beampattern_points", "angle")?;
+            let (nx, ny) = if i.has("beampattern_grid") {
+                let v = i.f64_list("beampattern_grid")?;
+                match v.as_slice() {
+                    [a, b]
+                        if a.fract() == 0.0
+                            && b.fract() == 0.0
+                            && (2.0..=2000.0).contains(a)
+                            && (2.0..=2000.0).contains(b) =>
+                    {
+                        (*a as usize, *b as usize)
+                    }
+                    _ => {
+                        return Err(IsacError::input(
+                            "beampattern_grid",
+                            "must be [nx, ny], integers from 2 to 2000",
+                        ))
+                    }
+                }
+            } else {
+                (101, 61)
+            };
+            Beampattern::Plane {
+                x: range("beampattern_x", (-25.0, 25.0))?,
+                y: range("beampattern_y", (0.0, 30.0))?,
+                nx,
+                ny,
+            }
+        }
+        _ => {
+            only("beampattern_points", "angle")?;
+            for k in ["beampattern_x", "beampattern_y", "beampattern_grid"] {
+                only(k, "plane")?;
+            }
+            Beampattern::None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheme-specific keys are input keys: a key missing from `KEYS` would be
+    /// rejected as unknown before its own check could name what it applies to.
+    #[test]
+    fn analog_keys_are_input_keys() {
+        for k in FDB_KEYS.iter().chain(&["codebook_angles"]) {
+            assert!(KEYS.contains(k), "{k}");
+        }
     }
 }

@@ -207,21 +207,6 @@ pub(super) fn scaled(m: &Mat<C64>, a: f64) -> Mat<C64> {
     m * faer::Scale(C64::new(a, 0.0))
 }
 
-/// A new `t >= 0` with `||x||^2 <= c t`, as the rotated cone
-/// `||(2 x, t - c)|| <= t + c` (the penalty terms of blocks (38) and (66), the SCA bound
-/// of (59)).
-pub(super) fn squared_norm_epigraph(prob: &mut Problem, x: &[Affine], c: f64) -> Affine {
-    let t = prob.nonneg_scalar();
-    let mut cone: Vec<Affine> = x.iter().map(|v| v.scaled(2.0)).collect();
-    let mut tm = t.clone();
-    tm.add_scaled(1.0, &Affine::constant(-c));
-    cone.push(tm);
-    let mut tp = t.clone();
-    tp.add_scaled(1.0, &Affine::constant(c));
-    prob.soc(tp, &cone);
-    t
-}
-
 /// `Re tr(A Z)` for a constant `A` and a Hermitian `Z` given by its entries' real and
 /// imaginary parts as affine expressions.
 pub(super) fn real_trace_affine(a: &Mat<C64>, z: &[Vec<(Affine, Affine)>]) -> Affine {
@@ -363,7 +348,7 @@ impl<'a> Pdd<'a> {
         // penalty P^2 ||Z_E||^2 / (2 rho), in the program's units (tr CRB / wmax):
         // ||Z_E||^2 <= c t  <=>  ||(2 Z_E, t - c)|| <= t + c,  c = 2 rho wmax / P^2
         let cpen = 2.0 * rho * wmax / (power * power);
-        let t = squared_norm_epigraph(&mut prob, &z_vars, cpen);
+        let t = prob.squared_norm_epigraph(&z_vars, cpen);
         objective.add_scaled(1.0, &t);
         prob.minimize(objective.clone());
         let sol = prob.solve(self.settings)?;

@@ -66,8 +66,8 @@ use super::design::{
 use super::hybrid::{digital_bound, HybridDesign};
 use super::model::{crb_from_fim, fim_from_grams, NearfieldModel};
 use super::pdd::{
-    current_targets, descend_phases, frobenius_sq, phase_step, run_pdd, scaled,
-    squared_norm_epigraph, AnalogStep, PddBlocks, PddSettings, PhaseProblem,
+    current_targets, descend_phases, frobenius_sq, phase_step, run_pdd, scaled, AnalogStep,
+    PddBlocks, PddSettings, PhaseProblem,
 };
 use crate::conic::{Affine, Problem, SolverSettings, Status};
 use crate::error::{IsacError, Result};
@@ -323,7 +323,7 @@ impl<'a> Sca<'a> {
                     }
                 }
             }
-            let t = squared_norm_epigraph(&mut prob, &v, 1.0);
+            let t = prob.squared_norm_epigraph(&v, 1.0);
             // tr(W A_k) + Pi^up <= 0, Pi^up = 1/2 [t - alpha^2 (2 Re tr(W^n W) - ||W^n||^2)
             //                                   - (2 x^n x - (x^n)^2) / alpha^2]
             let mut lhs = wk.real_trace_with(ak)?;
@@ -761,7 +761,7 @@ impl PddBlocks for UplinkPdd<'_> {
         let (mut objective, wmax) = schur_objective(&mut prob, &jt, &d)?;
         // ||Z||_F^2 / (2 rho) in the program's units: ||Z||^2 <= c t, c = 2 rho wmax
         let z_norm: Vec<Affine> = params.iter().map(|(v, _, n)| v.scaled(*n)).collect();
-        let t = squared_norm_epigraph(&mut prob, &z_norm, 2.0 * rho * wmax);
+        let t = prob.squared_norm_epigraph(&z_norm, 2.0 * rho * wmax);
         objective.add_scaled(1.0, &t);
         prob.minimize(objective.clone());
         let sol = prob.solve(self.settings)?;
