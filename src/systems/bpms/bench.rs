@@ -109,7 +109,81 @@ pub fn cross_check_instances() -> Result<Value> {
             "isac": design_json(&model, &design),
         }));
     }
-    Ok(json!({ "instances": items }))
+    let (analog_fdb, analog_cpa) = analog_cross_check()?;
+    Ok(json!({ "instances": items, "analog_fdb": analog_fdb, "analog_cpa": analog_cpa }))
+}
+
+/// The analog cross-check instances (`python/bpms_analog_reference.py`): Algorithm 1 on
+/// the paper's setup and the two small geometries, with every start's phases so that the
+/// checker runs the paper's SQP Algorithm 1 from the same starts; the analog CPA on the
+/// paper's setup and one small geometry.
+fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
+    let small = [
+        "bs_antennas = 6\nue_antennas = 4\nsubcarriers = 64\nslots = 6\nue_position = [6.0, 14.0]\ntargets = [[-4.0, 9.0]]\nseed = 3\norientation_rad = 0.3",
+        "bs_antennas = 8\nue_antennas = 5\nsubcarriers = 128\nslots = 8\nue_position = [-9.0, 11.0]\ntargets = [[2.0, 7.0], [8.0, 20.0]]\nseed = 4\nclock_bias_s = 3e-7",
+    ];
+    let fdb = [
+        ("paper-analog-fdb-alpha0.5", "alpha = 0.5".to_string()),
+        ("small0-analog-fdb-alpha0.4", format!("{}\nalpha = 0.4", small[0])),
+        ("small1-analog-fdb-alpha0.7", format!("{}\nalpha = 0.7", small[1])),
+    ];
+    let mut fdb_items = vec![];
+    for (name, geometry) in fdb {
+        let src = format!("{geometry}\nscheme = \"analog-fdb\"\nstarts = 4\n");
+        let t = table(&src)?;
+        let (model, design) = super::solve_table(&t)?;
+        let a = design
+            .analog
+            .as_ref()
+            .ok_or_else(|| IsacError::Numerical("analog design without its record".into()))?;
+        let answer = design_json(&model, &design);
+        let s = &model.scenario;
+        fdb_items.push(json!({
+            "name": name,
+            "input": src,
+            "alpha": s.alpha,
+            "nb": s.bs_antennas,
+            "slots": s.slots,
+            "power_budget_w": model.power_budget(),
+            "guide_bar_re": answer["guide_bar_re"],
+            "guide_bar_im": answer["guide_bar_im"],
+            "guide_under_re": answer["guide_under_re"],
+            "guide_under_im": answer["guide_under_im"],
+            "tolerance": s.analog.tolerance,
+            "starts": a.starts.iter().map(|st| json!({
+                "phases": crate::report::real_matrix_json(&st.phases),
+                "isac_objective": st.objective,
+            })).collect::<Vec<_>>(),
+            "isac_objective": a.mismatch,
+            "beamformers_re": answer["beamformers_re"],
+            "beamformers_im": answer["beamformers_im"],
+            "parameters": parameters_json(&model, &t),
+            "isac": answer,
+        }));
+    }
+    let cpa = [
+        ("paper-analog-cpa-alpha0.5", "alpha = 0.5".to_string()),
+        ("small1-analog-cpa-alpha0.4", format!("{}\nalpha = 0.4", small[1])),
+    ];
+    let mut cpa_items = vec![];
+    for (name, geometry) in cpa {
+        let src = format!("{geometry}\nscheme = \"analog-cpa\"\n");
+        let t = table(&src)?;
+        let (model, design) = super::solve_table(&t)?;
+        let answer = design_json(&model, &design);
+        cpa_items.push(json!({
+            "name": name,
+            "input": src,
+            "alpha": model.scenario.alpha,
+            "codebook_angles": model.scenario.analog.codebook_angles,
+            "codebook_re": answer["codebook_re"],
+            "codebook_im": answer["codebook_im"],
+            "fit_residuals": answer["fit_residuals"],
+            "parameters": parameters_json(&model, &t),
+            "isac": answer,
+        }));
+    }
+    Ok((fdb_items, cpa_items))
 }
 
 /// The 21 weights of the benchmark front.
