@@ -1007,3 +1007,462 @@ fn experiment_history_plot_and_csv() {
     let wrong = src.replace("x = \"iteration\"", "x = \"x\"");
     assert_eq!(bad(&wrong), "plot.x");
 }
+
+/// `history.csv` as the runner wrote it before records metrics were generalised: the
+/// reference that [`history_csv`] must still reproduce byte for byte.
+fn history_csv_before(c: &ExperimentConfig, points: &[Point], rows: &[Row]) -> Option<String> {
+    let records = |r: &Row| -> Vec<serde_json::Value> {
+        r.metrics
+            .get(HISTORY)
+            .and_then(|h| h.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\n"
+    };
+    let mut fields: Vec<String> = vec![];
+    for r in rows {
+        for rec in records(r) {
+            for k in rec.as_object().into_iter().flat_map(|o| o.keys()) {
+                if k != "iteration" && !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+    }
+    if rows.iter().all(|r| records(r).is_empty()) {
+        return None;
+    }
+    let sweep_keys = c.sweep_keys();
+    let mut header: Vec<String> = vec!["point".into(), "repetition".into(), "seed".into()];
+    header.extend(sweep_keys.iter().cloned());
+    header.push("iteration".into());
+    header.extend(fields.iter().cloned());
+    let mut out = line(&header);
+    for r in rows {
+        let mut key = vec![
+            r.point.to_string(),
+            r.repetition.to_string(),
+            r.seed.to_string(),
+        ];
+        for k in &sweep_keys {
+            key.push(points[r.point].get(k).map(value_text).unwrap_or_default());
+        }
+        for (i, rec) in records(r).iter().enumerate() {
+            let mut cells = key.clone();
+            cells.push(
+                rec.get("iteration")
+                    .map(cell)
+                    .unwrap_or_else(|| i.to_string()),
+            );
+            for f in &fields {
+                cells.push(rec.get(f).map(cell).unwrap_or_default());
+            }
+            out.push_str(&line(&cells));
+        }
+    }
+    Some(out)
+}
+
+/// TOY with two points (label slow / fast at x = 0.5) and the given plots.
+fn records_experiment(plots: &str) -> String {
+    let head = TOY
+        .replace("linspace = [0.0, 1.0, 5]", "values = [0.5]")
+        .replace("threshold = 0.75", "threshold = 0.75\nunit = 1");
+    let head = &head[..head.find("[plot]").unwrap()];
+    format!("{head}{plots}")
+}
+
+/// The metrics of a design with records: a beampattern over a 3 x 2 grid of (angle,
+/// range) (one cell null), targets to mark, a history, and a list of numbers (a plain
+/// metric). `scale` moves the gains of a point, `rep` those of a repetition.
+fn records_metrics_of(scale: f64, rep: usize) -> Metrics {
+    use serde_json::json;
+    let mut beampattern = vec![];
+    for range in [1.0, 2.0] {
+        for angle in [-1.0, 0.0, 1.0] {
+            let gain = if angle == 1.0 && range == 2.0 {
+                serde_json::Value::Null
+            } else {
+                json!(scale * (10.0 * range + angle) + rep as f64)
+            };
+            // fields in the order: angle, gain, range (a JSON object's keys are sorted)
+            beampattern.push(json!({"angle": angle, "range": range, "gain": gain}));
+        }
+    }
+    let mut m = Metrics::new();
+    m.insert("status".into(), "optimal".into());
+    m.insert("y".into(), (scale + rep as f64).into());
+    m.insert("beampattern".into(), json!(beampattern));
+    m.insert(
+        "targets".into(),
+        json!([
+            {"angle": 0.0, "range": 1.0, "object": "target-A"},
+            {"angle": -1.0, "range": 2.0, "object": "clutter-B", "rcs": 0.5},
+        ]),
+    );
+    m.insert(
+        HISTORY.into(),
+        json!([{"iteration": 0, "objective": 3.0 * scale}, {"iteration": 1, "objective": scale, "gap": "a, b"}]),
+    );
+    m.insert("trace".into(), json!([1.0, 2.0]));
+    m
+}
+
+fn records_rows(points: &[Point], reps: usize) -> Vec<Row> {
+    let mut rows = vec![];
+    for p in points {
+        for rep in 0..reps {
+            rows.push(Row {
+                point: p.index,
+                repetition: rep,
+                seed: 10 * p.index as u64 + rep as u64,
+                metrics: records_metrics_of(1.0 + p.index as f64, rep),
+                seconds: 0.0,
+            });
+        }
+    }
+    rows
+}
+
+/// Records metrics (lists of objects) get a CSV of their own, with the fields of the
+/// records as columns and one line per record per row, and no column in results.csv;
+/// `history.csv` is byte for byte what the runner wrote before.
+#[test]
+fn experiment_records_metrics_get_their_own_csv() {
+    let c = ExperimentConfig::from_toml_str(&records_experiment("")).unwrap();
+    let points = c.points();
+    let rows = records_rows(&points, 2);
+    assert_eq!(
+        records_metrics(&rows),
+        ["beampattern", "history", "targets"]
+    );
+    let csv = results_csv(&c, &points, &rows);
+    let header = csv.lines().next().unwrap();
+    assert_eq!(header, "point,repetition,seed,a,label,x,status,trace,y");
+    let bp = records_csv(&c, &points, &rows, "beampattern").unwrap();
+    let lines: Vec<&str> = bp.lines().collect();
+    // no `iteration` column: the records have no such field
+    assert_eq!(lines[0], "point,repetition,seed,a,label,x,angle,gain,range");
+    assert_eq!(lines.len(), 1 + 2 * 2 * 6);
+    assert_eq!(lines[1], "0,0,0,1,slow,0.5,-1.0,9.0,1.0");
+    assert_eq!(lines[6], "0,0,0,1,slow,0.5,1.0,,2.0");
+    assert_eq!(lines[7], "0,1,1,1,slow,0.5,-1.0,10.0,1.0");
+    assert_eq!(lines[24], "1,1,11,3,fast,0.5,1.0,,2.0");
+    // fields in order of first appearance; a field some records lack is an empty cell
+    let targets = records_csv(&c, &points, &rows, "targets").unwrap();
+    let lines: Vec<&str> = targets.lines().collect();
+    assert_eq!(
+        lines[0],
+        "point,repetition,seed,a,label,x,angle,object,range,rcs"
+    );
+    assert_eq!(lines[1], "0,0,0,1,slow,0.5,0.0,target-A,1.0,");
+    assert_eq!(lines[2], "0,0,0,1,slow,0.5,-1.0,clutter-B,2.0,0.5");
+    assert_eq!(lines.len(), 1 + 4 * 2);
+    // a metric nobody has records of: no file
+    assert!(records_csv(&c, &points, &rows, "trace").is_none());
+    assert!(records_csv(&c, &points, &rows, "nothing").is_none());
+
+    // history.csv: as before, on rows that exercise its corners (an `iteration` field
+    // or not, fields that appear late, quoting, nulls, a row without history)
+    let mut odd = rows.clone();
+    odd[1].metrics.insert(
+        HISTORY.into(),
+        serde_json::json!([{"objective": 1.5}, {"objective": null, "step": "x\"y"}]),
+    );
+    odd[2].metrics.remove(HISTORY);
+    odd[3].metrics.insert(HISTORY.into(), serde_json::json!([]));
+    for set in [&rows, &odd] {
+        let now = history_csv(&c, &points, set).unwrap();
+        assert_eq!(Some(now.clone()), history_csv_before(&c, &points, set));
+        assert_eq!(Some(now), records_csv(&c, &points, set, HISTORY));
+    }
+    let h = history_csv(&c, &points, &odd).unwrap();
+    assert!(h.starts_with("point,repetition,seed,a,label,x,iteration,objective,gap,step\n"));
+    assert!(h.contains("\n0,1,1,1,slow,0.5,1,,,\"x\"\"y\"\n"), "{h}");
+}
+
+/// A solver whose designs carry records: the runner writes one CSV per records metric,
+/// lists it in the manifest, and draws record line plots and heatmaps.
+struct RecordsToy;
+impl InstanceSolver for RecordsToy {
+    fn solve_instance(&self, t: &toml::Table) -> Result<Metrics> {
+        let a = f(t, "a")?;
+        let seed = f(t, "seed")?;
+        Ok(records_metrics_of(a, (seed as u64 % 3) as usize))
+    }
+}
+
+const RECORD_PLOTS: &str = r#"
+[[plot]]
+name = "convergence"
+history = true
+x = "iteration"
+y = "objective"
+series = "label"
+
+[[plot]]
+name = "cut"
+records = "beampattern"
+x = "angle"
+y = "gain"
+
+[[plot]]
+name = "maps"
+kind = "heatmap"
+records = "beampattern"
+x = "angle"
+y = "range"
+z = "gain"
+marks = "targets"
+columns = 2
+z_label = "gain (dB)"
+series = "label"
+[plot.value_names.label]
+slow = "Slow scheme"
+"#;
+
+#[test]
+fn experiment_records_files_and_plots_are_written() {
+    let c = ExperimentConfig::from_toml_str(&records_experiment(RECORD_PLOTS)).unwrap();
+    assert_eq!(c.plots[0].records.as_deref(), Some("history"));
+    assert_eq!(c.plots[2].kind, PlotKind::Heatmap);
+    assert_eq!(c.plots[2].mark_label, "object");
+    let d = tmpdir("records");
+    let s = run_experiment(&c, &RecordsToy, &opts(&d, Some(1))).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for file in [
+        "results.csv",
+        "beampattern.csv",
+        "history.csv",
+        "targets.csv",
+        "convergence.svg",
+        "cut.png",
+        "maps.svg",
+        "maps.png",
+        "manifest.json",
+    ] {
+        assert!(listed.contains(&file), "{file} in {listed:?}");
+        assert!(s.files.contains(&d.join(file)), "{file}");
+        assert!(std::fs::metadata(d.join(file)).unwrap().len() > 0, "{file}");
+    }
+    assert!(!d.join("trace.csv").exists());
+    let results = std::fs::read_to_string(d.join("results.csv")).unwrap();
+    assert!(!results.contains("beampattern") && !results.contains("target-A"));
+    let bp = std::fs::read_to_string(d.join("beampattern.csv")).unwrap();
+    assert_eq!(bp.lines().count(), 1 + 2 * 2 * 6);
+    let svg = std::fs::read_to_string(d.join("maps.svg")).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..60]);
+    for text in ["Slow scheme", "fast", "target-A", "clutter-B", "gain (dB)"] {
+        assert!(svg.contains(text), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// A record line plot: one line per point, x from the records' own field, y the mean
+/// over the repetitions record by record; `history = true` is `records = "history"`.
+#[test]
+fn experiment_record_line_plot_means_over_repetitions() {
+    let c = ExperimentConfig::from_toml_str(&records_experiment(RECORD_PLOTS)).unwrap();
+    let points = c.points();
+    let mut rows = records_rows(&points, 2);
+    // repetition 1 of point 0 has a shorter beampattern: index 5 (a null gain in the
+    // other repetition too) has no value there
+    let short: Vec<serde_json::Value> =
+        rows[1].metrics["beampattern"].as_array().unwrap()[..4].to_vec();
+    rows[1]
+        .metrics
+        .insert("beampattern".into(), serde_json::json!(short));
+    let cut = &c.plots[1];
+    assert_eq!(cut.records.as_deref(), Some("beampattern"));
+    let (style, series) = plot_series(&c, cut, &points, &rows);
+    assert_eq!(
+        (style.x_label.as_str(), style.y_label.as_str()),
+        ("angle", "gain")
+    );
+    // no `series`: the lines are told apart by the swept keys, as in any line plot
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["a=1, label=slow", "a=3, label=fast"]);
+    // point 0: gain 10 * range + angle, + 1 in repetition 1
+    let want = [
+        (-1.0, Some(9.5)),
+        (0.0, Some(10.5)),
+        (1.0, Some(11.5)),
+        (-1.0, Some(19.5)),
+        (0.0, Some(20.0)),
+        (1.0, None),
+    ];
+    assert_eq!(series[0].points, want);
+    // point 1 (scale 2): 2 * (10 * range + angle), + 0.5 on average
+    assert_eq!(series[1].points[0], (-1.0, Some(18.5)));
+    assert_eq!(series[1].points.len(), 6);
+    // the history plot: x is the records' own `iteration`
+    let (_, series) = plot_series(&c, &c.plots[0], &points, &rows);
+    assert_eq!(series[1].points, [(0.0, Some(6.0)), (1.0, Some(2.0))]);
+    // x = "iteration" without such a field: the index
+    let mut by_index = cut.clone();
+    by_index.x = "iteration".into();
+    let (_, series) = plot_series(&c, &by_index, &points, &rows);
+    let xs: Vec<f64> = series[0].points.iter().map(|p| p.0).collect();
+    assert_eq!(xs, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    // another missing field: no points
+    let mut missing = cut.clone();
+    missing.x = "elevation".into();
+    let (_, series) = plot_series(&c, &missing, &points, &rows);
+    assert!(series.iter().all(|s| s.points.is_empty()));
+}
+
+/// Heatmap panels from rows: one per point passing `only`, the first repetition's grid,
+/// titles as line names (or the swept assignments without `series`), the marks; the
+/// figure is a parseable SVG with the titles and labels, and a PNG.
+#[test]
+fn experiment_heatmap_panels_and_figure() {
+    let c = ExperimentConfig::from_toml_str(&records_experiment(RECORD_PLOTS)).unwrap();
+    let points = c.points();
+    let rows = records_rows(&points, 2);
+    let spec = &c.plots[2];
+    let (style, panels) = heatmap_panels(&c, spec, &points, &rows).unwrap();
+    assert_eq!(style.columns, 2);
+    assert_eq!(style.z_label, "gain (dB)");
+    assert_eq!(style.x_label, "angle");
+    let titles: Vec<&str> = panels.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, ["Slow scheme", "fast"]);
+    let p = &panels[1];
+    assert_eq!(p.xs, [-1.0, 0.0, 1.0]);
+    assert_eq!(p.ys, [1.0, 2.0]);
+    // repetition 0 of point 1: 2 * (10 * range + angle), row-major over range then angle
+    assert_eq!(
+        p.z,
+        [
+            Some(18.0),
+            Some(20.0),
+            Some(22.0),
+            Some(38.0),
+            Some(40.0),
+            None
+        ]
+    );
+    assert_eq!(
+        p.marks,
+        [
+            (0.0, 1.0, "target-A".to_string()),
+            (-1.0, 2.0, "clutter-B".to_string())
+        ]
+    );
+    // no series: the point's swept assignments; `only` keeps the listed points
+    let src = records_experiment(RECORD_PLOTS).replace(
+        "series = \"label\"\n[plot.value_names.label]\nslow = \"Slow scheme\"\n",
+        "[plot.only]\nlabel = [\"fast\"]\n",
+    );
+    let c2 = ExperimentConfig::from_toml_str(&src).unwrap();
+    let (_, only) = heatmap_panels(&c2, &c2.plots[2], &points, &rows).unwrap();
+    let titles: Vec<&str> = only.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, ["a=3, label=fast, x=0.5"]);
+
+    let d = tmpdir("heatmap");
+    let mut panels = panels;
+    panels.push(HeatmapPanel {
+        title: "empty panel".into(),
+        xs: vec![],
+        ys: vec![],
+        z: vec![],
+        marks: vec![],
+    });
+    let style = HeatmapStyle {
+        title: Some("Beampatterns".into()),
+        ..style
+    };
+    let files = plot_heatmaps(&d.join("sub").join("maps"), &style, &panels).unwrap();
+    assert_eq!(files.len(), 2);
+    let svg = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for text in [
+        "Beampatterns",
+        "Slow scheme",
+        "fast",
+        "empty panel",
+        "target-A",
+        "clutter-B",
+        "gain (dB)",
+        "angle",
+        "range",
+    ] {
+        assert!(svg.contains(text), "{text}");
+    }
+    let png = std::fs::read(&files[1]).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 1000);
+    // a cell count that does not match the grid is an error, not a panic
+    let bad_panel = HeatmapPanel {
+        title: "t".into(),
+        xs: vec![0.0, 1.0],
+        ys: vec![0.0],
+        z: vec![Some(1.0)],
+        marks: vec![],
+    };
+    assert!(plot_heatmaps(&d.join("bad"), &HeatmapStyle::default(), &[bad_panel]).is_err());
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// The new keys are validated by name.
+#[test]
+fn experiment_records_and_heatmap_keys_name_the_key() {
+    let heat = "[[plot]]\nkind = \"heatmap\"\nrecords = \"beampattern\"\nx = \"angle\"\ny = \"range\"\nz = \"gain\"\n";
+    assert!(ExperimentConfig::from_toml_str(&records_experiment(heat)).is_ok());
+    let with = |extra: &str| records_experiment(&format!("{heat}{extra}\n"));
+    let lines = "[[plot]]\nrecords = \"beampattern\"\nx = \"angle\"\ny = \"gain\"\n";
+    let cases: Vec<(String, &str)> = vec![
+        (records_experiment(&format!("{lines}z = \"gain\"\n")), "plot[1].z"),
+        (records_experiment(&format!("{lines}columns = 2\n")), "plot[1].columns"),
+        (records_experiment(&format!("{lines}z_range = [0, 1]\n")), "plot[1].z_range"),
+        (records_experiment(&format!("{lines}kind = \"pie\"\n")), "plot[1].kind"),
+        (records_experiment(&format!("{lines}records = \"\"\n").replacen("records = \"beampattern\"\n", "", 1)), "plot[1].records"),
+        (records_experiment(&format!("{lines}records = 3\n").replacen("records = \"beampattern\"\n", "", 1)), "plot[1].records"),
+        (
+            records_experiment("[[plot]]\nhistory = true\nrecords = \"beampattern\"\nx = \"iteration\"\ny = \"objective\"\n"),
+            "plot[1].records",
+        ),
+        (heat.replace("z = \"gain\"\n", ""), "plot[1].z"),
+        (heat.replace("records = \"beampattern\"\n", ""), "plot[1].records"),
+        (with("log_y = true"), "plot[1].log_y"),
+        (with("along = \"x\""), "plot[1].along"),
+        (with("history = true"), "plot[1].history"),
+        (with("legend = [\"g\"]"), "plot[1].legend"),
+        (heat.replace("y = \"range\"", "ys = [\"range\"]"), "plot[1].ys"),
+        (with("columns = 0"), "plot[1].columns"),
+        (with("z_range = [1, 0]"), "plot[1].z_range"),
+        (with("mark_label = \"name\""), "plot[1].mark_label"),
+        (with("marks = \"\""), "plot[1].marks"),
+        (with("series = \"colour\""), "plot[1].series"),
+    ];
+    for (src, key) in cases {
+        let src = if src.starts_with("[[plot]]") {
+            records_experiment(&src)
+        } else {
+            src
+        };
+        assert_eq!(bad(&src), key, "{src}");
+    }
+    // a history plot keeps its x rule
+    let h = "[[plot]]\nhistory = true\nrecords = \"history\"\nx = \"angle\"\ny = \"objective\"\n";
+    assert_eq!(bad(&records_experiment(h)), "plot[1].x");
+}

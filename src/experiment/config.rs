@@ -71,15 +71,55 @@ pub struct PlotSpec {
     /// A convergence plot (`history = true`): `x` is `"iteration"`, each `y` a field of
     /// the designs' history records (the `history` metric, also written to
     /// `history.csv`), one line per point, averaged over its repetitions per iteration.
+    /// Sets `records = "history"`.
     pub history: bool,
+    /// Line plot (the default) or heatmap (`kind = "heatmap"`).
+    pub kind: PlotKind,
+    /// A records metric (a metric whose value is a list of objects, such as `history`):
+    /// `x`, `ys` (and `z` of a heatmap) are then fields of its records, not sweep keys or
+    /// metrics. A line plot draws one line per point through its records, `y` averaged
+    /// over the point's repetitions record by record.
+    pub records: Option<String>,
+    /// Heatmap: the record field holding the colour value.
+    pub z: Option<String>,
+    /// Heatmap: another records metric of the same design holding points to mark (with
+    /// the fields `x`, `y` and `mark_label`).
+    pub marks: Option<String>,
+    /// Heatmap: the field of a mark's record holding its label (default `"object"`).
+    pub mark_label: String,
+    /// Heatmap: panels per row (default 4).
+    pub columns: usize,
+    /// Heatmap: label of the colour bar (default: `z`).
+    pub z_label: Option<String>,
+    /// Heatmap: fixed colour scale `[lo, hi]` (default: the data's range over all panels).
+    pub z_range: Option<(f64, f64)>,
 }
 
+/// What a `[[plot]]` draws (`kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlotKind {
+    /// Lines (`kind = "lines"`, the default).
+    #[default]
+    Lines,
+    /// One colour-map panel per point (`kind = "heatmap"`).
+    Heatmap,
+}
+
+/// Default panels per row of a heatmap.
+pub const HEATMAP_COLUMNS: usize = 4;
+
 impl PlotSpec {
-    /// File stem of the figure's SVG / PNG.
+    /// File stem of the figure's SVG / PNG (default `<ys>_vs_<x>`, for a heatmap
+    /// `<records>_<z>`).
     pub fn file_stem(&self) -> String {
-        match &self.name {
-            Some(n) => n.clone(),
-            None => format!("{}_vs_{}", self.ys.join("_"), self.x),
+        match (&self.name, self.kind) {
+            (Some(n), _) => n.clone(),
+            (None, PlotKind::Heatmap) => format!(
+                "{}_{}",
+                self.records.as_deref().unwrap_or("heatmap"),
+                self.z.as_deref().unwrap_or("z")
+            ),
+            (None, PlotKind::Lines) => format!("{}_vs_{}", self.ys.join("_"), self.x),
         }
     }
 }
@@ -368,8 +408,107 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             "x_range",
             "y_range",
             "markers_by",
+            "kind",
+            "records",
+            "z",
+            "marks",
+            "mark_label",
+            "columns",
+            "z_label",
+            "z_range",
         ],
     )?;
+    let kind = match opt_str(t, label, "kind")?.as_deref() {
+        None | Some("lines") => PlotKind::Lines,
+        Some("heatmap") => PlotKind::Heatmap,
+        Some(other) => {
+            return err(
+                format!("{label}.kind"),
+                format!("unknown value \"{other}\"; allowed: \"lines\" | \"heatmap\""),
+            )
+        }
+    };
+    let heatmap = kind == PlotKind::Heatmap;
+    // keys of the other kind: named, not silently ignored
+    let (only_heatmap, not_heatmap): (&[&str], &[&str]) = (
+        &["z", "marks", "mark_label", "columns", "z_label", "z_range"],
+        &[
+            "log_x",
+            "log_y",
+            "along",
+            "history",
+            "legend",
+            "markers_by",
+            "x_range",
+            "y_range",
+            "rows",
+        ],
+    );
+    if heatmap && t.contains_key("ys") {
+        return err(
+            format!("{label}.ys"),
+            "a heatmap has one `y` (the record field of the rows of its grid)",
+        );
+    }
+    for k in if heatmap { not_heatmap } else { only_heatmap } {
+        if t.contains_key(*k) {
+            return err(
+                format!("{label}.{k}"),
+                if heatmap {
+                    "not valid with kind = \"heatmap\""
+                } else {
+                    "only valid with kind = \"heatmap\""
+                },
+            );
+        }
+    }
+    let nonempty = |key: &str| -> Result<Option<String>> {
+        match opt_str(t, label, key)? {
+            Some(s) if s.trim().is_empty() => err(format!("{label}.{key}"), "must not be empty"),
+            other => Ok(other),
+        }
+    };
+    let mut records = nonempty("records")?;
+    let history = opt_bool(t, label, "history")?;
+    if history {
+        match records.as_deref() {
+            None => records = Some("history".into()),
+            Some("history") => {}
+            Some(other) => {
+                return err(
+                    format!("{label}.records"),
+                    format!("history = true plots the records \"history\", not \"{other}\""),
+                )
+            }
+        }
+    }
+    if heatmap && records.is_none() {
+        return err(
+            format!("{label}.records"),
+            "missing (a heatmap draws the records of a records metric)",
+        );
+    }
+    let z = nonempty("z")?;
+    if heatmap && z.is_none() {
+        return err(
+            format!("{label}.z"),
+            "missing (the record field of the colour value)",
+        );
+    }
+    let marks = nonempty("marks")?;
+    if marks.is_none() && t.contains_key("mark_label") {
+        return err(
+            format!("{label}.mark_label"),
+            "names a field of the `marks` records: give `marks` too",
+        );
+    }
+    let mark_label = nonempty("mark_label")?.unwrap_or_else(|| "object".into());
+    let columns = match opt_nonneg_int(t, label, "columns")? {
+        None => HEATMAP_COLUMNS,
+        Some(c) if (1..=64).contains(&c) => c as usize,
+        Some(_) => return err(format!("{label}.columns"), "must be an integer in [1, 64]"),
+    };
+    let z_label = opt_str(t, label, "z_label")?;
     let x = req_str(t, label, "x")?;
     let ys = match (t.get("y"), t.get("ys")) {
         (Some(_), Some(_)) => {
@@ -482,7 +621,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             );
         }
     }
-    let history = opt_bool(t, label, "history")?;
+    let z_range = range("z_range", false)?;
     if history && x != "iteration" {
         return err(
             format!("{label}.x"),
@@ -516,6 +655,14 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         only,
         along: opt_str(t, label, "along")?,
         history,
+        kind,
+        records,
+        z,
+        marks,
+        mark_label,
+        columns,
+        z_label,
+        z_range,
         all_rows: match opt_str(t, label, "rows")?.as_deref() {
             None | Some("feasible") => false,
             Some("all") => true,

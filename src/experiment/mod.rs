@@ -46,7 +46,41 @@
 //! pulse = ["cosine"]
 //! [plot.value_names.pulse]        # optional: display names of a series key's values
 //! cosine = "Cosine pulse"
+//!
+//! [[plot]]                        # a records plot: x and ys are fields of the records
+//! records = "history"             # a records metric (see below)
+//! x = "iteration"                 # a record field; "iteration": the record's index
+//! y = "objective"                 #   when the records have no such field
+//! series = "pulse"                # one line per point, y averaged over its repetitions
+//!                                 # record by record; series / only / value_names /
+//!                                 # legend / markers_by as above
+//! [[plot]]                        # history = true: records = "history", x = "iteration"
+//! history = true
+//! x = "iteration"
+//! y = "objective"
+//!
+//! [[plot]]                        # a heatmap: one panel per point (passing `only`)
+//! kind = "heatmap"                # default "lines"
+//! name = "maps"                   # optional file stem, default <records>_<z>
+//! records = "beampattern"         # required: the records metric drawn
+//! x = "x"                         # required: record field of the grid's columns
+//! y = "y"                         # required: record field of the grid's rows
+//! z = "gain_db"                   # required: record field of the colour (null: grey)
+//! marks = "targets"               # optional: records metric of points to mark (fields
+//! mark_label = "object"           #   x, y and mark_label, default "object")
+//! columns = 4                     # optional: panels per row (1..=64, default 4)
+//! z_label = "gain (dB)"           # optional: colour bar label, default z
+//! z_range = [-30.0, 0.0]          # optional: colour scale, default the data's range
+//! series = "pulse"                # optional: panel titles (as line names); without
+//!                                 #   it the point's swept assignments
+//! x_label = "x (m)"               # optional, also y_label, title, only, value_names
 //! ```
+//!
+//! A heatmap's panel shows the records of the point's first repetition that has them:
+//! the grid is the sorted distinct values of the fields `x` and `y`, each record fills
+//! its cell in a viridis colour of `z`. `log_x`, `log_y`, `along`, `history`, `ys`,
+//! `legend`, `markers_by`, `x_range`, `y_range` and `rows` are errors with a heatmap;
+//! `z`, `marks`, `mark_label`, `columns`, `z_label` and `z_range` are errors without one.
 //!
 //! Limits (checked when the file is read): at most [`MAX_SWEEP_VALUES`] values per sweep,
 //! [`MAX_POINTS`] points in the grid and [`MAX_ROWS`] rows = points x repetitions; counts
@@ -61,12 +95,20 @@
 //! Monte Carlo noise.
 //!
 //! Outputs in the folder: `results.csv` (point, repetition, seed, sweep keys,
-//! then metrics: `status` first, `error` last), `manifest.json`, one SVG + PNG
-//! per plot, and the journal `results.partial.jsonl` that makes an interrupted
+//! then metrics: `status` first, `error` last), one `NAME.csv` per records metric,
+//! `manifest.json` (listing the files written), one SVG + PNG per plot, and the journal `results.partial.jsonl` that makes an interrupted
 //! run resumable (rows with status "error" are retried; a changed experiment
 //! (hash of system, repetitions, seed, base and sweeps) starts over, and so does a
 //! journal written by another build of isac, [`crate::BUILD`]: the git commit, `+dirty`
 //! for uncommitted sources, which two dirty builds share).
+//!
+//! A *records metric* is a metric whose value is a non-empty list of objects in some
+//! row (and always `history`, an iterative design's convergence history): it is not a
+//! column of `results.csv` but the lines of `NAME.csv` (point, repetition, seed, sweep
+//! keys, then `iteration` (the record's own field, else its index; for other records
+//! than `history` only when some record has that field) and the records' fields in order
+//! of first appearance), see [`records_csv`]. A name that is not a plain file name, or
+//! is `results` or `manifest`, is not written.
 
 use crate::error::Result;
 
@@ -84,11 +126,15 @@ mod plot;
 mod run;
 
 pub use config::{
-    linspace, logspace, value_text, ExperimentConfig, PlotSpec, Point, Sweep, MAX_POINTS, MAX_ROWS,
-    MAX_SWEEP_VALUES,
+    linspace, logspace, value_text, ExperimentConfig, PlotKind, PlotSpec, Point, Sweep,
+    HEATMAP_COLUMNS, MAX_POINTS, MAX_ROWS, MAX_SWEEP_VALUES,
 };
-pub use plot::{ensure_font, log_tick, plot_lines, PlotStyle, Series};
+pub use plot::{
+    ensure_font, log_tick, plot_heatmaps, plot_lines, viridis, HeatmapPanel, HeatmapStyle,
+    PlotStyle, Series,
+};
 pub use run::{
-    csv_field, derive_seed, history_csv, plot_series, results_csv, rfc3339, run_experiment, seeds,
-    splitmix64, Row, RunOptions, RunSummary, HISTORY,
+    csv_field, derive_seed, heatmap_panels, history_csv, plot_series, records_csv, records_metrics,
+    results_csv, rfc3339, run_experiment, seeds, splitmix64, Row, RunOptions, RunSummary, HISTORY,
+    MAX_HEATMAP_CELLS,
 };

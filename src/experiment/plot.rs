@@ -1,4 +1,5 @@
-//! Line plots (SVG + PNG) with plotters, using the embedded DejaVu Sans font.
+//! Line plots and heatmaps (SVG + PNG) with plotters, using the embedded DejaVu Sans
+//! font.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -474,6 +475,328 @@ where
     Ok(())
 }
 
+/// Labels and layout of a figure of heatmap panels ([`plot_heatmaps`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatmapStyle {
+    /// Title of the whole figure.
+    pub title: Option<String>,
+    pub x_label: String,
+    pub y_label: String,
+    /// Label of the colour bar.
+    pub z_label: String,
+    /// Colour scale `[lo, hi]` (default: the finite values over all panels); values
+    /// outside it get the colour of the nearer end.
+    pub z_range: Option<(f64, f64)>,
+    /// Panels per row.
+    pub columns: usize,
+    /// Size of one panel in pixels (SVG user units), axes included.
+    pub panel_width: u32,
+    pub panel_height: u32,
+}
+
+impl Default for HeatmapStyle {
+    fn default() -> Self {
+        HeatmapStyle {
+            title: None,
+            x_label: String::new(),
+            y_label: String::new(),
+            z_label: String::new(),
+            z_range: None,
+            columns: 4,
+            panel_width: 360,
+            panel_height: 300,
+        }
+    }
+}
+
+/// One panel of a heatmap figure: a grid over the ascending coordinates `xs` (columns)
+/// and `ys` (rows), one value per cell, and labelled points to mark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatmapPanel {
+    pub title: String,
+    pub xs: Vec<f64>,
+    pub ys: Vec<f64>,
+    /// Row-major over `ys` then `xs`: the cell `(xs[i], ys[j])` is `z[j * xs.len() + i]`;
+    /// `None` (or a non-finite value) is a cell without a value, drawn light grey.
+    pub z: Vec<Option<f64>>,
+    /// `(x, y, label)`: a black marker with a white edge and its label beside it.
+    pub marks: Vec<(f64, f64, String)>,
+}
+
+/// Viridis (matplotlib's perceptually uniform colour map) at 0, 0.1, ..., 1; colours in
+/// between are interpolated linearly in RGB.
+const VIRIDIS: [(u8, u8, u8); 11] = [
+    (68, 1, 84),
+    (72, 36, 117),
+    (65, 68, 135),
+    (53, 95, 141),
+    (42, 120, 142),
+    (33, 145, 140),
+    (34, 168, 132),
+    (68, 191, 112),
+    (122, 209, 81),
+    (189, 223, 38),
+    (253, 231, 37),
+];
+
+/// Colour of a cell without a value.
+const NO_VALUE: RGBColor = RGBColor(211, 211, 211);
+
+/// The viridis colour of `t` in [0, 1] (clamped; NaN is the low end).
+pub fn viridis(t: f64) -> RGBColor {
+    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
+    let last = VIRIDIS.len() - 1;
+    let u = t * last as f64;
+    let i = (u.floor() as usize).min(last - 1);
+    let f = u - i as f64;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    let mix = |p: u8, q: u8| (p as f64 + f * (q as f64 - p as f64)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Cell edges of ascending grid coordinates: midway between neighbours, the outer cells
+/// as wide as their inner neighbours (a single value gets a cell of width 1).
+fn cell_edges(v: &[f64]) -> Vec<f64> {
+    match v.len() {
+        0 => vec![],
+        1 => vec![v[0] - 0.5, v[0] + 0.5],
+        n => {
+            let mut e = Vec::with_capacity(n + 1);
+            e.push(v[0] - (v[1] - v[0]) / 2.0);
+            e.extend(v.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+            e.push(v[n - 1] + (v[n - 1] - v[n - 2]) / 2.0);
+            e
+        }
+    }
+}
+
+/// Write `<stem>.svg` and `<stem>.png`: one heatmap panel per entry of `panels`
+/// (`style.columns` per row, in order), a shared colour scale and a colour bar on the
+/// right. Returns the two paths.
+pub fn plot_heatmaps(
+    stem: &Path,
+    style: &HeatmapStyle,
+    panels: &[HeatmapPanel],
+) -> Result<Vec<PathBuf>> {
+    ensure_font();
+    if let Some(dir) = stem.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| IsacError::io(dir.display().to_string(), e))?;
+        }
+    }
+    for (i, p) in panels.iter().enumerate() {
+        let ascending =
+            |v: &[f64]| v.iter().all(|x| x.is_finite()) && v.windows(2).all(|w| w[0] < w[1]);
+        if !ascending(&p.xs) || !ascending(&p.ys) || p.z.len() != p.xs.len() * p.ys.len() {
+            return Err(IsacError::input(
+                format!("heatmap panel {}", i + 1),
+                "needs finite ascending xs and ys and one z per cell (ys.len() x xs.len())",
+            ));
+        }
+    }
+    let finite = || {
+        panels
+            .iter()
+            .flat_map(|p| p.z.iter().filter_map(|z| z.filter(|z| z.is_finite())))
+    };
+    let zr = match style.z_range {
+        Some(r) => r,
+        None => {
+            let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), z| {
+                (lo.min(z), hi.max(z))
+            });
+            if !lo.is_finite() {
+                (0.0, 1.0)
+            } else if hi - lo <= 1e-12 * hi.abs().max(lo.abs()).max(1e-300) {
+                let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+                (lo - d, hi + d)
+            } else {
+                (lo, hi)
+            }
+        }
+    };
+    if !(zr.0.is_finite() && zr.1.is_finite() && zr.0 < zr.1) {
+        return Err(IsacError::input(
+            "heatmap z_range",
+            "needs lo < hi, both finite",
+        ));
+    }
+    let layout = HeatmapLayout::new(style, panels.len());
+    let svg = stem.with_extension("svg");
+    let png = stem.with_extension("png");
+    let fail = |path: &Path, e: String| {
+        IsacError::io(path.display().to_string(), std::io::Error::other(e))
+    };
+    {
+        let root = SVGBackend::new(&svg, layout.size).into_drawing_area();
+        draw_heatmaps(root, style, &layout, panels, zr).map_err(|e| fail(&svg, e))?;
+    }
+    {
+        let root = BitMapBackend::new(&png, layout.size).into_drawing_area();
+        draw_heatmaps(root, style, &layout, panels, zr).map_err(|e| fail(&png, e))?;
+    }
+    Ok(vec![svg, png])
+}
+
+/// Pixel layout of a heatmap figure: title band, panel grid, colour bar.
+struct HeatmapLayout {
+    size: (u32, u32),
+    rows: usize,
+    columns: usize,
+    bar_width: u32,
+}
+
+impl HeatmapLayout {
+    const MARGIN: u32 = 10;
+
+    fn new(style: &HeatmapStyle, panels: usize) -> Self {
+        let columns = style.columns.max(1).min(panels.max(1));
+        let rows = panels.max(1).div_ceil(columns);
+        let title_height = if style.title.is_some() { 40 } else { 0 };
+        let bar_width = 130;
+        let (pw, ph) = (style.panel_width.max(120), style.panel_height.max(100));
+        let size = (
+            columns as u32 * pw + bar_width + 2 * Self::MARGIN,
+            title_height + rows as u32 * ph + 2 * Self::MARGIN,
+        );
+        HeatmapLayout {
+            size,
+            rows,
+            columns,
+            bar_width,
+        }
+    }
+}
+
+fn draw_heatmaps<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    style: &HeatmapStyle,
+    layout: &HeatmapLayout,
+    panels: &[HeatmapPanel],
+    (z_lo, z_hi): (f64, f64),
+) -> std::result::Result<(), String> {
+    let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(s)?;
+    let m = HeatmapLayout::MARGIN;
+    let mut area = root.margin(m, m, m, m);
+    if let Some(t) = &style.title {
+        area = area.titled(t, (FAMILY, 22)).map_err(s)?;
+    }
+    let width = area.dim_in_pixel().0;
+    let (grid, bar) = area.split_horizontally(width.saturating_sub(layout.bar_width));
+    let colour = |z: f64| viridis((z - z_lo) / (z_hi - z_lo));
+    let cells = grid.split_evenly((layout.rows, layout.columns));
+    for (panel, cell) in panels.iter().zip(&cells) {
+        let (xe, ye) = (cell_edges(&panel.xs), cell_edges(&panel.ys));
+        let frame = |e: &[f64]| match e {
+            [] => (0.0, 1.0),
+            e => (e[0], e[e.len() - 1]),
+        };
+        let ((x0, x1), (y0, y1)) = (frame(&xe), frame(&ye));
+        let mut builder = ChartBuilder::on(cell);
+        builder
+            .margin(8)
+            .margin_right(14)
+            .x_label_area_size(42)
+            .y_label_area_size(58);
+        if !panel.title.is_empty() {
+            builder.caption(&panel.title, (FAMILY, 15));
+        }
+        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(s)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .x_desc(style.x_label.as_str())
+            .y_desc(style.y_label.as_str())
+            .label_style((FAMILY, 12))
+            .axis_desc_style((FAMILY, 13))
+            .draw()
+            .map_err(s)?;
+        // a cell that covers no pixel is left out (its neighbour's edge covers it), which
+        // bounds the SVG's size by the panel's pixels, not by the grid's cells
+        let nx = panel.xs.len();
+        let rects = (0..panel.ys.len())
+            .flat_map(|j| (0..nx).map(move |i| (i, j)))
+            .filter_map(|(i, j)| {
+                let (a, b) = ((xe[i], ye[j]), (xe[i + 1], ye[j + 1]));
+                let (pa, pb) = (chart.backend_coord(&a), chart.backend_coord(&b));
+                (pa.0 != pb.0 && pa.1 != pb.1).then(|| {
+                    let c = match panel.z[j * nx + i] {
+                        Some(z) if z.is_finite() => colour(z),
+                        _ => NO_VALUE,
+                    };
+                    Rectangle::new([a, b], c.filled())
+                })
+            })
+            .collect::<Vec<_>>();
+        chart.draw_series(rects).map_err(s)?;
+        let font = TextStyle::from((FAMILY, 12).into_font()).color(&BLACK);
+        for (x, y, label) in &panel.marks {
+            let inside = (x0..=x1).contains(x) && (y0..=y1).contains(y);
+            if !inside {
+                continue;
+            }
+            let marker = EmptyElement::at((*x, *y))
+                + Circle::new((0, 0), 5, BLACK.filled())
+                + Circle::new((0, 0), 5, WHITE.stroke_width(2));
+            chart.draw_series(std::iter::once(marker)).map_err(s)?;
+            if label.is_empty() {
+                continue;
+            }
+            // the label on a light box, readable on dark and bright cells alike
+            let (tw, th) = cell.estimate_text_size(label, &font).map_err(s)?;
+            let (tw, th) = (tw as i32, th as i32);
+            let text = EmptyElement::at((*x, *y))
+                + Rectangle::new([(8, -th - 4), (12 + tw, 0)], WHITE.mix(0.8).filled())
+                + Text::new(label.clone(), (10, -th - 2), font.clone());
+            chart.draw_series(std::iter::once(text)).map_err(s)?;
+        }
+    }
+    // the colour bar: the scale from z_lo to z_hi in 128 steps, ticks and label on the right
+    let mut builder = ChartBuilder::on(&bar);
+    builder
+        .margin_top(30)
+        .margin_bottom(50)
+        .margin_left(12)
+        .margin_right(4)
+        .set_label_area_size(LabelAreaPosition::Right, 90);
+    let mut chart = builder
+        .build_cartesian_2d(0f64..1f64, z_lo..z_hi)
+        .map_err(s)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(6)
+        .y_desc(style.z_label.as_str())
+        .label_style((FAMILY, 12))
+        .axis_desc_style((FAMILY, 13))
+        .draw()
+        .map_err(s)?;
+    const STEPS: usize = 128;
+    let step = (z_hi - z_lo) / STEPS as f64;
+    chart
+        .draw_series((0..STEPS).map(|k| {
+            let lo = z_lo + step * k as f64;
+            Rectangle::new(
+                [(0.0, lo), (1.0, lo + step)],
+                colour(lo + step / 2.0).filled(),
+            )
+        }))
+        .map_err(s)?;
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, z_lo), (1.0, z_hi)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(s)?;
+    root.present().map_err(s)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +847,26 @@ mod tests {
                 _ => panic!("{drawn:?}"),
             }
         }
+    }
+
+    /// The colour map runs from viridis' dark purple to its yellow, through its anchors.
+    #[test]
+    fn viridis_ends_and_anchors() {
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert_eq!(viridis(0.5), RGBColor(33, 145, 140));
+        assert_eq!(viridis(-3.0), viridis(0.0));
+        assert_eq!(viridis(7.0), viridis(1.0));
+        // halfway between two anchors
+        assert_eq!(viridis(0.05), RGBColor(70, 19, 101));
+    }
+
+    /// Cells are centred on their coordinates and tile the axis without gaps.
+    #[test]
+    fn heatmap_cells_tile_the_axis() {
+        assert_eq!(cell_edges(&[2.0]), [1.5, 2.5]);
+        assert_eq!(cell_edges(&[0.0, 1.0, 3.0]), [-0.5, 0.5, 2.0, 4.0]);
+        assert!(cell_edges(&[]).is_empty());
     }
 
     /// On a log axis the cut is where the straight line on the plot (straight in log y)

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 use toml::Value;
 
-use super::config::{toml_to_json, value_text, ExperimentConfig, Point};
-use super::plot::{plot_lines, PlotStyle, Series};
+use super::config::{toml_to_json, value_text, ExperimentConfig, PlotKind, PlotSpec, Point};
+use super::plot::{plot_heatmaps, plot_lines, HeatmapPanel, HeatmapStyle, PlotStyle, Series};
 use super::{InstanceSolver, Metrics};
 use crate::error::{IsacError, Result};
 
@@ -392,26 +392,59 @@ fn run_in_pool(
     let csv_path = folder.join("results.csv");
     write_atomic(&csv_path, &results_csv(config, &points, &rows))?;
     files.push(csv_path);
-    if let Some(text) = history_csv(config, &points, &rows) {
-        let path = folder.join("history.csv");
-        write_atomic(&path, &text)?;
-        files.push(path);
+    for name in records_metrics(&rows) {
+        let Some(file) = records_file_name(&name) else {
+            if !options.quiet {
+                eprintln!("isac: the records metric `{name}` is not written: its name is not a plain file name other than results / manifest");
+            }
+            continue;
+        };
+        if let Some(text) = records_csv(config, &points, &rows, &name) {
+            let path = folder.join(file);
+            write_atomic(&path, &text)?;
+            files.push(path);
+        }
     }
     for spec in &config.plots {
+        let stem = folder.join(spec.file_stem());
+        if spec.kind == PlotKind::Heatmap {
+            let (style, panels) = heatmap_panels(config, spec, &points, &rows)?;
+            let has_data = panels.iter().any(|p| p.z.iter().any(Option::is_some));
+            if !options.quiet && !has_data {
+                eprintln!(
+                    "isac: plot `{}` has no data: are `{}`, `{}` and `{}` numeric fields of the `{}` records?",
+                    spec.file_stem(),
+                    spec.x,
+                    spec.ys.join("`, `"),
+                    spec.z.as_deref().unwrap_or_default(),
+                    spec.records.as_deref().unwrap_or_default()
+                );
+            }
+            files.extend(plot_heatmaps(&stem, &style, &panels)?);
+            continue;
+        }
         let (style, series) = plot_series(config, spec, &points, &rows);
         if !options.quiet
             && !series
                 .iter()
                 .any(|s| s.points.iter().any(|p| p.1.is_some()))
         {
-            eprintln!(
-                "isac: plot `{}` has no data: is `{}` / `{}` a numeric sweep key or metric?",
-                spec.file_stem(),
-                spec.x,
-                spec.ys.join("`, `")
-            );
+            match &spec.records {
+                Some(name) => eprintln!(
+                    "isac: plot `{}` has no data: are `{}` / `{}` numeric fields of the `{name}` records?",
+                    spec.file_stem(),
+                    spec.x,
+                    spec.ys.join("`, `")
+                ),
+                None => eprintln!(
+                    "isac: plot `{}` has no data: is `{}` / `{}` a numeric sweep key or metric?",
+                    spec.file_stem(),
+                    spec.x,
+                    spec.ys.join("`, `")
+                ),
+            }
         }
-        files.extend(plot_lines(&folder.join(spec.file_stem()), &style, &series)?);
+        files.extend(plot_lines(&stem, &style, &series)?);
     }
     let manifest_path = folder.join("manifest.json");
     files.push(manifest_path.clone());
@@ -498,21 +531,54 @@ fn json_cell(v: &Json) -> String {
 /// per iteration): not a column of `results.csv` but the rows of `history.csv`.
 pub const HISTORY: &str = "history";
 
-/// The history records of a row (empty when it has none).
-fn history_records(r: &Row) -> &[Json] {
+/// The records of metric `name` in a row (empty when the row has none, or the metric is
+/// not a list).
+fn records_of<'a>(r: &'a Row, name: &str) -> &'a [Json] {
     r.metrics
-        .get(HISTORY)
+        .get(name)
         .and_then(Json::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
+/// A list of objects: the value of a records metric.
+fn is_records(v: &Json) -> bool {
+    v.as_array()
+        .is_some_and(|a| !a.is_empty() && a.iter().all(Json::is_object))
+}
+
+/// The records metrics of the rows, in order of first appearance: [`HISTORY`], and every
+/// metric whose value is a non-empty list of objects in some row. They are not columns of
+/// `results.csv`; each is written to `NAME.csv` ([`records_csv`]).
+pub fn records_metrics(rows: &[Row]) -> Vec<String> {
+    let mut names: Vec<String> = vec![];
+    for r in rows {
+        for (k, v) in &r.metrics {
+            if (k == HISTORY || is_records(v)) && !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The file of a records metric, `NAME.csv`; `None` for a name that is not a plain file
+/// name, and for `results` (the results table's file) and `manifest`.
+fn records_file_name(name: &str) -> Option<String> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && !["results", "manifest"].contains(&name);
+    plain.then(|| format!("{name}.csv"))
+}
+
 /// Metric columns: "status" first, then by first appearance, "error" last.
 fn metric_columns(rows: &[Row]) -> Vec<String> {
+    let records = records_metrics(rows);
     let mut cols: Vec<String> = vec![];
     for r in rows {
         for k in r.metrics.keys() {
-            if k != HISTORY && !cols.contains(k) {
+            if !records.contains(k) && !cols.contains(k) {
                 cols.push(k.clone());
             }
         }
@@ -580,36 +646,62 @@ fn csv_line(cells: &[String]) -> String {
 }
 
 /// The convergence histories, one line per (point, repetition, iteration): `None` when
-/// no row has a history.
+/// no row has a history. The same as [`records_csv`] of [`HISTORY`].
 pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) -> Option<String> {
+    records_csv(config, points, rows, HISTORY)
+}
+
+/// The records of metric `name`, one line per (point, repetition, record): the row's
+/// point, repetition, seed and swept values, then `iteration` (the record's own
+/// `iteration` field, else its index) and the records' other fields in order of first
+/// appearance. The `iteration` column is always there for [`HISTORY`], for other records
+/// only when some record has that field. `None` when no row has a record of `name`, or
+/// `name` is not a records metric ([`records_metrics`]).
+pub fn records_csv(
+    config: &ExperimentConfig,
+    points: &[Point],
+    rows: &[Row],
+    name: &str,
+) -> Option<String> {
+    let listed = name == HISTORY
+        || rows
+            .iter()
+            .any(|r| r.metrics.get(name).is_some_and(is_records));
+    if !listed || rows.iter().all(|r| records_of(r, name).is_empty()) {
+        return None;
+    }
     let mut fields: Vec<String> = vec![];
+    let mut iteration = name == HISTORY;
     for r in rows {
-        for rec in history_records(r) {
+        for rec in records_of(r, name) {
             for k in rec.as_object().into_iter().flat_map(|o| o.keys()) {
-                if k != "iteration" && !fields.contains(k) {
+                if k == "iteration" {
+                    iteration = true;
+                } else if !fields.contains(k) {
                     fields.push(k.clone());
                 }
             }
         }
     }
-    if rows.iter().all(|r| history_records(r).is_empty()) {
-        return None;
-    }
     let sweep_keys = config.sweep_keys();
     let mut header: Vec<String> = vec!["point".into(), "repetition".into(), "seed".into()];
     header.extend(sweep_keys.iter().cloned());
-    header.push("iteration".into());
+    if iteration {
+        header.push("iteration".into());
+    }
     header.extend(fields.iter().cloned());
     let mut out = csv_line(&header);
     for r in rows {
         let key = row_key_cells(r, &points[r.point], &sweep_keys);
-        for (i, rec) in history_records(r).iter().enumerate() {
+        for (i, rec) in records_of(r, name).iter().enumerate() {
             let mut cells = key.clone();
-            cells.push(
-                rec.get("iteration")
-                    .map(json_cell)
-                    .unwrap_or_else(|| i.to_string()),
-            );
+            if iteration {
+                cells.push(
+                    rec.get("iteration")
+                        .map(json_cell)
+                        .unwrap_or_else(|| i.to_string()),
+                );
+            }
             for f in &fields {
                 cells.push(rec.get(f).map(json_cell).unwrap_or_default());
             }
@@ -619,24 +711,36 @@ pub fn history_csv(config: &ExperimentConfig, points: &[Point], rows: &[Row]) ->
     Some(out)
 }
 
-/// A history plot's line for the rows of one point: at each iteration, the mean of field
-/// `y` over the repetitions whose history reached it (finite values only).
-fn history_line(rows: &[&Row], y: &str) -> Vec<(f64, Option<f64>)> {
+/// A finite number in field `key` of a record.
+fn record_number(rec: &Json, key: &str) -> Option<f64> {
+    rec.get(key)
+        .and_then(Json::as_f64)
+        .filter(|v| v.is_finite())
+}
+
+/// A records plot's line for the rows of one point, record by record (index-aligned):
+/// at index `i`, x is field `x` of the first repetition's record `i` that has it (the
+/// index `i` itself for `x = "iteration"` when none has it; no point when neither), y the
+/// mean of field `y` over the repetitions whose records reach `i` (finite values only).
+fn records_line(rows: &[&Row], name: &str, x: &str, y: &str) -> Vec<(f64, Option<f64>)> {
     let len = rows
         .iter()
-        .map(|r| history_records(r).len())
+        .map(|r| records_of(r, name).len())
         .max()
         .unwrap_or(0);
     (0..len)
-        .map(|i| {
-            let vals: Vec<f64> = rows
+        .filter_map(|i| {
+            let at: Vec<&Json> = rows
                 .iter()
-                .filter_map(|r| history_records(r).get(i))
-                .filter_map(|rec| rec.get(y).and_then(Json::as_f64))
-                .filter(|v| v.is_finite())
+                .filter_map(|r| records_of(r, name).get(i))
                 .collect();
+            let xv = at
+                .iter()
+                .find_map(|rec| record_number(rec, x))
+                .or_else(|| (x == "iteration").then_some(i as f64))?;
+            let vals: Vec<f64> = at.iter().filter_map(|rec| record_number(rec, y)).collect();
             let mean = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
-            (i as f64, mean)
+            Some((xv, mean))
         })
         .collect()
 }
@@ -667,16 +771,83 @@ fn metric_mean(rows: &[&Row], key: &str, all_rows: bool) -> Option<f64> {
     (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
 }
 
+/// Whether a point passes the plot's `only` filter.
+fn kept(config: &ExperimentConfig, spec: &PlotSpec, p: &Point) -> bool {
+    spec.only.iter().all(|(k, vals)| {
+        p.get(k)
+            .or_else(|| config.base.get(k))
+            .is_some_and(|v| vals.contains(&value_text(v)))
+    })
+}
+
+/// The keys that tell a plot's lines (or panels) apart: the `series` keys, plus any other
+/// swept key (not moving with x, not tracing the lines) that takes several values, so
+/// that lines never zig-zag.
+fn line_keys(config: &ExperimentConfig, spec: &PlotSpec) -> Vec<String> {
+    let mut keys: Vec<String> = spec.series.clone();
+    for s in &config.sweeps {
+        let with_series = s.keys.iter().any(|k| spec.series.contains(k));
+        let traces = spec.along.as_ref().is_some_and(|a| s.keys.contains(a));
+        if s.keys.contains(&spec.x) || s.values.len() < 2 || with_series || traces {
+            continue;
+        }
+        for k in &s.keys {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// The display name of a line (or panel) from the values `label` of its `keys`: the
+/// value alone for a single non-numeric key, else `key=value` joined by commas; a key
+/// named in `value_names` shows its values' names.
+fn group_name(spec: &PlotSpec, keys: &[String], label: &[String]) -> String {
+    // a bare number says little in a legend: name its key ("power_dbm=10"), unless the
+    // plot names the key's values
+    if keys.len() == 1
+        && label[0].parse::<f64>().is_err()
+        && !spec.value_names.contains_key(&keys[0])
+    {
+        return label[0].clone();
+    }
+    keys.iter()
+        .zip(label)
+        .map(|(k, v)| match spec.value_names.get(k) {
+            Some(names) => names.get(v).cloned().unwrap_or_else(|| v.clone()),
+            None => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The figure of one plot spec from result rows: one series per line (values
 /// of `series` and of any other multi-valued sweep not moving with x), y is the
 /// mean over the repetitions of a point, infeasible / error rows and missing
-/// values are gaps. Used by [`run_experiment`]; public for reuse and tests.
+/// values are gaps. With `records`, one line per point through the records (see
+/// [`records_csv`]), y averaged over the point's repetitions record by record. A
+/// heatmap has no lines (see [`heatmap_panels`]). Used by [`run_experiment`]; public for
+/// reuse and tests.
 pub fn plot_series(
     config: &ExperimentConfig,
-    spec: &super::config::PlotSpec,
+    spec: &PlotSpec,
     points: &[Point],
     rows: &[Row],
 ) -> (PlotStyle, Vec<Series>) {
+    let style = PlotStyle {
+        title: spec.title.clone().or_else(|| config.title.clone()),
+        x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
+        y_label: spec.y_label.clone().unwrap_or_else(|| spec.ys.join(", ")),
+        log_x: spec.log_x,
+        log_y: spec.log_y,
+        x_range: spec.x_range,
+        y_range: spec.y_range,
+        ..PlotStyle::default()
+    };
+    if spec.kind == PlotKind::Heatmap {
+        return (style, vec![]);
+    }
     let mut by_point: Vec<Vec<&Row>> = vec![vec![]; points.len()];
     for r in rows {
         by_point[r.point].push(r);
@@ -691,30 +862,9 @@ pub fn plot_series(
         }
         metric_mean(&by_point[p.index], key, spec.all_rows)
     };
-    // Lines: the `series` keys, plus any other swept key (not moving with x)
-    // that takes several values, so that lines never zig-zag.
-    let mut line_keys: Vec<String> = spec.series.clone();
-    for s in &config.sweeps {
-        let with_series = s.keys.iter().any(|k| spec.series.contains(k));
-        let traces = spec.along.as_ref().is_some_and(|a| s.keys.contains(a));
-        if s.keys.contains(&spec.x) || s.values.len() < 2 || with_series || traces {
-            continue;
-        }
-        for k in &s.keys {
-            if !line_keys.contains(k) {
-                line_keys.push(k.clone());
-            }
-        }
-    }
+    let line_keys = line_keys(config, spec);
     let mut groups: Vec<(Vec<String>, Vec<&Point>)> = vec![];
-    let kept = |p: &Point| {
-        spec.only.iter().all(|(k, vals)| {
-            p.get(k)
-                .or_else(|| config.base.get(k))
-                .is_some_and(|v| vals.contains(&value_text(v)))
-        })
-    };
-    for p in points.iter().filter(|p| kept(p)) {
+    for p in points.iter().filter(|p| kept(config, spec, p)) {
         let label: Vec<String> = line_keys
             .iter()
             .map(|k| p.get(k).map(value_text).unwrap_or_default())
@@ -756,35 +906,18 @@ pub fn plot_series(
     for (i, y) in spec.ys.iter().enumerate() {
         let y_name = spec.legend.as_ref().map_or(y, |names| &names[i]);
         for (g, (label, ps)) in groups.iter().enumerate() {
-            // a bare number says little in a legend: name its key ("power_dbm=10"),
-            // unless the plot names the key's values
-            let group_name = if line_keys.len() == 1
-                && label[0].parse::<f64>().is_err()
-                && !spec.value_names.contains_key(&line_keys[0])
-            {
-                label[0].clone()
-            } else {
-                line_keys
-                    .iter()
-                    .zip(label)
-                    .map(|(k, v)| match spec.value_names.get(k) {
-                        Some(names) => names.get(v).cloned().unwrap_or_else(|| v.clone()),
-                        None => format!("{k}={v}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let group_name = group_name(spec, &line_keys, label);
             let name = match (spec.ys.len() > 1, group_name.is_empty()) {
                 (_, true) => y_name.clone(),
                 (false, false) if spec.legend.is_none() => group_name,
                 (_, false) => format!("{y_name} ({group_name})"),
             };
-            if spec.history {
-                // one line per point: its designs' histories, averaged per iteration
+            if let Some(records) = &spec.records {
+                // one line per point: its designs' records, averaged record by record
                 let rows: Vec<&Row> = ps.iter().flat_map(|p| by_point[p.index].clone()).collect();
                 series.push(Series {
                     name,
-                    points: history_line(&rows, y),
+                    points: records_line(&rows, records, &spec.x, y),
                     look: looks[g].map(|(c, m)| (c + i * colours.len(), m)),
                 });
                 continue;
@@ -818,17 +951,113 @@ pub fn plot_series(
             });
         }
     }
-    let style = PlotStyle {
-        title: spec.title.clone().or_else(|| config.title.clone()),
-        x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
-        y_label: spec.y_label.clone().unwrap_or_else(|| spec.ys.join(", ")),
-        log_x: spec.log_x,
-        log_y: spec.log_y,
-        x_range: spec.x_range,
-        y_range: spec.y_range,
-        ..PlotStyle::default()
-    };
     (style, series)
+}
+
+/// Most cells of one heatmap panel (distinct x values x distinct y values): records
+/// scattered over many distinct coordinates would otherwise make a grid of their square.
+pub const MAX_HEATMAP_CELLS: usize = 1 << 22;
+
+/// The panels of a heatmap plot spec (`kind = "heatmap"`) from result rows: one per
+/// point that passes `only`, in point order, from the first repetition that has records
+/// of `spec.records`. The grid is the sorted distinct values of the records' fields `x`
+/// and `ys[0]`; each record fills its cell with its field `z` (a later record at the same
+/// cell replaces an earlier one; a missing, null or non-numeric `z` is a cell without a
+/// value). Marks are the same repetition's `marks` records (fields `x`, `y` and
+/// `mark_label`). A panel is titled by its line name (`series` keys, named by
+/// `value_names`, and any other key swept over several values), or, without `series`, by
+/// the point's swept assignments. Used by [`run_experiment`]; public for reuse and tests.
+pub fn heatmap_panels(
+    config: &ExperimentConfig,
+    spec: &PlotSpec,
+    points: &[Point],
+    rows: &[Row],
+) -> Result<(HeatmapStyle, Vec<HeatmapPanel>)> {
+    let records = spec.records.as_deref().unwrap_or(HISTORY);
+    let x = spec.x.as_str();
+    let y = spec.ys.first().map_or("y", String::as_str);
+    let z = spec.z.as_deref().unwrap_or("z");
+    let style = HeatmapStyle {
+        title: spec.title.clone().or_else(|| config.title.clone()),
+        x_label: spec.x_label.clone().unwrap_or_else(|| x.to_string()),
+        y_label: spec.y_label.clone().unwrap_or_else(|| y.to_string()),
+        z_label: spec.z_label.clone().unwrap_or_else(|| z.to_string()),
+        z_range: spec.z_range,
+        columns: spec.columns,
+        ..HeatmapStyle::default()
+    };
+    let keys = line_keys(config, spec);
+    let mut panels = vec![];
+    for p in points.iter().filter(|p| kept(config, spec, p)) {
+        let title = if spec.series.is_empty() {
+            p.assignments
+                .iter()
+                .map(|(k, v)| format!("{k}={}", value_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            let label: Vec<String> = keys
+                .iter()
+                .map(|k| p.get(k).map(value_text).unwrap_or_default())
+                .collect();
+            group_name(spec, &keys, &label)
+        };
+        // rows are in (point, repetition) order: the first with records
+        let row = rows
+            .iter()
+            .find(|r| r.point == p.index && !records_of(r, records).is_empty());
+        let cells: Vec<(f64, f64, Option<f64>)> = row
+            .map(|r| records_of(r, records))
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|rec| Some((record_number(rec, x)?, record_number(rec, y)?, rec)))
+            .map(|(cx, cy, rec)| (cx, cy, rec.get(z).and_then(Json::as_f64)))
+            .collect();
+        let distinct = |v: Vec<f64>| {
+            let mut v = v;
+            v.sort_by(f64::total_cmp);
+            v.dedup();
+            v
+        };
+        let xs = distinct(cells.iter().map(|c| c.0).collect());
+        let ys = distinct(cells.iter().map(|c| c.1).collect());
+        if xs.len().saturating_mul(ys.len()) > MAX_HEATMAP_CELLS {
+            return Err(IsacError::input(
+                format!("plot `{}`", spec.file_stem()),
+                format!(
+                    "the `{records}` records of point {} make a grid of {} x {} cells, more than the limit of {MAX_HEATMAP_CELLS}: are `{x}` and `{y}` grid coordinates?",
+                    p.index,
+                    xs.len(),
+                    ys.len()
+                ),
+            ));
+        }
+        let mut grid = vec![None; xs.len() * ys.len()];
+        for (cx, cy, cz) in cells {
+            let at = |v: &[f64], c: f64| v.binary_search_by(|u| u.total_cmp(&c)).ok();
+            if let (Some(i), Some(j)) = (at(&xs, cx), at(&ys, cy)) {
+                grid[j * xs.len() + i] = cz;
+            }
+        }
+        let marks = match (&spec.marks, row) {
+            (Some(m), Some(r)) => records_of(r, m)
+                .iter()
+                .filter_map(|rec| {
+                    let text = rec.get(&spec.mark_label).map(json_cell).unwrap_or_default();
+                    Some((record_number(rec, x)?, record_number(rec, y)?, text))
+                })
+                .collect(),
+            _ => vec![],
+        };
+        panels.push(HeatmapPanel {
+            title,
+            xs,
+            ys,
+            z: grid,
+            marks,
+        });
+    }
+    Ok((style, panels))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).

@@ -6,10 +6,10 @@
 //! # Analog FDB (23)-(26), Algorithm 1
 //! `min alpha ||F F^H - V_bar||^2 + (1 - alpha) ||F F^H - V_under||^2` over `rho` (simplex
 //! `sum rho_l = P_B / M`) and the phases `Phi`. With `W = alpha V_bar + (1 - alpha) V_under`
-//! the objective is `||F F^H - W||^2 + c`, `c = alpha ||V_bar||^2 + (1 - alpha) ||V_under||^2
-//! - ||W||^2` (the printed `Psi = A^H Q` under (24) is garbled; expanding (23a) gives
-//! `Psi = W`). Alternating optimization as Algorithm 1, with both blocks solved better than
-//! by the paper's SQP:
+//! the objective is `||F F^H - W||^2 + c` with the constant
+//! `c = alpha ||V_bar||^2 + (1 - alpha) ||V_under||^2 - ||W||^2` (the printed `Psi = A^H Q`
+//! under (24) is garbled; expanding (23a) gives `Psi = W`). Alternating optimization as
+//! Algorithm 1, with both blocks solved at least as well as by the paper's SQP:
 //! - **power block (25)**: with `a_l = e^{j phi_l} / sqrt(N_B)`, `F F^H = sum_l rho_l a_l
 //!   a_l^H`, and (25) is the convex QP `min ||A diag(rho) A^H - W||` over the simplex: solved
 //!   exactly by the conic layer ([`codebook_covariance_fit`], the CPA-WCM program with the
@@ -218,7 +218,7 @@ struct AnalogFdb<'a> {
     /// `W` (W) and `W / p0`.
     w: &'a Mat<C64>,
     w_normalized: Mat<C64>,
-    /// `c / p0^2` of the module doc: (23a) / p0^2 = ||F F^H - W||^2 / p0^2 + constant.
+    /// `c / p0^2` of the module doc: `(23a) / p0^2 = ||F F^H - W||^2 / p0^2 + c / p0^2`.
     constant: f64,
     p0: f64,
     nb: usize,

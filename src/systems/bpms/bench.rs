@@ -124,8 +124,14 @@ fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
     ];
     let fdb = [
         ("paper-analog-fdb-alpha0.5", "alpha = 0.5".to_string()),
-        ("small0-analog-fdb-alpha0.4", format!("{}\nalpha = 0.4", small[0])),
-        ("small1-analog-fdb-alpha0.7", format!("{}\nalpha = 0.7", small[1])),
+        (
+            "small0-analog-fdb-alpha0.4",
+            format!("{}\nalpha = 0.4", small[0]),
+        ),
+        (
+            "small1-analog-fdb-alpha0.7",
+            format!("{}\nalpha = 0.7", small[1]),
+        ),
     ];
     let mut fdb_items = vec![];
     for (name, geometry) in fdb {
@@ -163,7 +169,10 @@ fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
     }
     let cpa = [
         ("paper-analog-cpa-alpha0.5", "alpha = 0.5".to_string()),
-        ("small1-analog-cpa-alpha0.4", format!("{}\nalpha = 0.4", small[1])),
+        (
+            "small1-analog-cpa-alpha0.4",
+            format!("{}\nalpha = 0.4", small[1]),
+        ),
     ];
     let mut cpa_items = vec![];
     for (name, geometry) in cpa {
