@@ -64,6 +64,9 @@ pub struct PlotSpec {
     /// paper's ranges where they help comparison; lines are clipped at the frame.
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
+    /// Markers at the data points (`markers = false`: lines only, for dense curves such as
+    /// beampatterns).
+    pub markers: bool,
     /// A key of `series` whose value picks the line style and marker (solid + circles,
     /// dashed + triangles, dotted + squares, long-dashed + crosses), the other keys picking
     /// the colour: "scheme by style, K by colour" instead of one colour per line.
@@ -408,6 +411,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             "x_range",
             "y_range",
             "markers_by",
+            "markers",
             "kind",
             "records",
             "z",
@@ -439,6 +443,7 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
             "history",
             "legend",
             "markers_by",
+            "markers",
             "x_range",
             "y_range",
             "rows",
@@ -648,6 +653,11 @@ fn parse_plot(t: &Table, label: &str) -> Result<PlotSpec> {
         x_range,
         y_range,
         markers_by,
+        markers: match t.get("markers") {
+            None => true,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(_) => return err(format!("{label}.markers"), "must be true or false"),
+        },
         x_label: opt_str(t, label, "x_label")?,
         y_label: opt_str(t, label, "y_label")?,
         legend,

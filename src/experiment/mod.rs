@@ -40,6 +40,7 @@
 //! y_range = [0.01, 0.06]
 //! markers_by = "scheme"           # optional: a `series` key picking line style + marker
 //!                                 # (the other keys pick the colour)
+//! markers = true                  # false: lines only (dense curves)
 //! title = "..."                   # optional
 //! rows = "feasible"               # y = mean over feasible repetitions; "all": every one
 //! [plot.only]                     # optional: only these values of swept keys

@@ -62,6 +62,8 @@ pub struct PlotStyle {
     /// frame and points outside are not marked.
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
+    /// Markers at the data points (the legend keeps its marker).
+    pub markers: bool,
     /// Size in pixels (SVG user units).
     pub width: u32,
     pub height: u32,
@@ -77,6 +79,7 @@ impl Default for PlotStyle {
             log_y: false,
             x_range: None,
             y_range: None,
+            markers: true,
             width: 900,
             height: 600,
         }
@@ -175,6 +178,7 @@ pub fn plot_lines(stem: &Path, style: &PlotStyle, series: &[Series]) -> Result<V
     // markers at the series' own points inside the frame, lines clipped to it
     let marks: Vec<Vec<(f64, f64)>> = clean
         .iter()
+        .filter(|_| style.markers)
         .map(|s| {
             s.points
                 .iter()

@@ -843,6 +843,7 @@ pub fn plot_series(
         log_y: spec.log_y,
         x_range: spec.x_range,
         y_range: spec.y_range,
+        markers: spec.markers,
         ..PlotStyle::default()
     };
     if spec.kind == PlotKind::Heatmap {
