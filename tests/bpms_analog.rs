@@ -30,6 +30,7 @@ fn settings(starts: usize) -> AnalogSettings {
         tolerance: 1e-6,
         codebook_angles: 128,
         seed: 1,
+        cpa_wcrb: false,
     }
 }
 
@@ -158,5 +159,28 @@ fn a_single_beam_radiates_most_towards_its_angle() {
     for k in 0..200 {
         let t = -1.5 + 3.0 * k as f64 / 199.0;
         assert!(m.bs_array.transmit_beampattern(&v, t) <= peak * (1.0 + 1e-12));
+    }
+}
+
+/// Over the same analog codebook, the weighted-sum CRB allocation (16) is the optimum of
+/// the weighted objective, so the paper's WCM allocation is never better.
+#[test]
+fn the_wcrb_allocation_is_never_worse_than_wcm_over_the_analog_codebook() {
+    let solver = design_settings();
+    for g in SMALL {
+        let m = model(g);
+        for alpha in [0.3, 0.7] {
+            let wcm = analog_cpa(&m, alpha, &settings(1), &solver).unwrap();
+            let mut s = settings(1);
+            s.cpa_wcrb = true;
+            let best = analog_cpa(&m, alpha, &s, &solver).unwrap();
+            assert!(best.status.has_checked_design(), "{:?}", best.status);
+            assert!(
+                best.objective <= wcm.objective * (1.0 + 1e-6),
+                "alpha {alpha}: wcrb {:e} > wcm {:e}",
+                best.objective,
+                wcm.objective
+            );
+        }
     }
 }

@@ -93,6 +93,9 @@ pub struct AnalogSettings {
     pub codebook_angles: usize,
     /// Seed of the starting phases.
     pub seed: u64,
+    /// The analog CPA's power allocation over `U~`: the paper's WCM paradigm (`false`) or
+    /// the weighted-sum CRB program (16) over `U~` (`true`, key `allocation = "wcrb"`).
+    pub cpa_wcrb: bool,
 }
 
 /// One start of Algorithm 1.
@@ -560,25 +563,53 @@ pub fn analog_cpa(
     let mut analog = model.clone();
     analog.analog_codebook = Some(u.clone());
     let g = mismatch::guides(&analog, true, solver)?;
-    let (design, _) = mismatch::mismatch(
-        &analog,
-        Mismatch::Covariance,
-        true,
-        alpha,
-        &g,
-        Method::ClosedForm,
-        solver,
-    )?;
-    let f = design
-        .beamformers
-        .clone()
-        .ok_or_else(|| IsacError::Numerical("analog CPA: no beamformers".into()))?;
     let guides = (&u * &g.bar * u.adjoint(), &u * &g.under * u.adjoint());
+    let design = if settings.cpa_wcrb {
+        wcrb(&analog, alpha, false, Structure::Codebook, solver)?
+    } else {
+        mismatch::mismatch(
+            &analog,
+            Mismatch::Covariance,
+            true,
+            alpha,
+            &g,
+            Method::ClosedForm,
+            solver,
+        )?
+        .0
+    };
+    // F = U~ diag(sqrt rho): one analog beam per codeword (zero columns up to L)
+    let mut rho = design
+        .power_allocation
+        .clone()
+        .ok_or_else(|| IsacError::Numerical("analog CPA: no power allocation".into()))?;
+    // the full budget exactly (the solver's point is within ~1e-8; more power never
+    // raises a CRB)
+    let power: f64 = (0..n)
+        .map(|c| {
+            rho[c].max(0.0)
+                * (0..s.bs_antennas)
+                    .map(|r| u[(r, c)].norm_sqr())
+                    .sum::<f64>()
+        })
+        .sum();
+    if power > 0.0 {
+        rho.iter_mut()
+            .for_each(|x| *x = x.max(0.0) * model.power_budget() / power);
+    }
+    let f = Mat::from_fn(s.bs_antennas, s.slots, |r, c| {
+        if c < n {
+            u[(r, c)] * rho[c].max(0.0).sqrt()
+        } else {
+            C64::new(0.0, 0.0)
+        }
+    });
     let worst_fit = fit_residuals.iter().cloned().fold(0.0, f64::max);
     let status = if design.status.has_checked_design() {
         DesignStatus::solved(format!(
-            "analog codebook (27) by gradient projection over {} angles (worst relative fit residual {worst_fit:.3e}), CPA-WCM power allocation",
-            settings.codebook_angles
+            "analog codebook (27) by gradient projection over {} angles (worst relative fit residual {worst_fit:.3e}), {} power allocation",
+            settings.codebook_angles,
+            if settings.cpa_wcrb { "CPA-WCRB (16)" } else { "CPA-WCM" }
         ))
     } else {
         design.status.clone()
@@ -605,7 +636,7 @@ pub fn analog_cpa(
         solver,
         started,
     )?;
-    out.power_allocation = design.power_allocation;
+    out.power_allocation = Some(rho);
     Ok(out)
 }
 
@@ -758,6 +789,7 @@ mod tests {
             ao_iterations: 200,
             tolerance: 1e-12,
             codebook_angles: 64,
+            cpa_wcrb: false,
             seed: 1,
         };
         // start near F0's phases

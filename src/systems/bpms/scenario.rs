@@ -48,6 +48,7 @@ pub const KEYS: &[&str] = &[
     "ao_iterations",
     "tolerance",
     "codebook_angles",
+    "allocation",
     "beampattern",
     "beampattern_points",
     "beampattern_x",
@@ -260,11 +261,13 @@ impl BpmsScenario {
                 ));
             }
         }
-        if scheme != "analog-cpa" && i.has("codebook_angles") {
-            return Err(IsacError::input(
-                "codebook_angles",
-                "applies to scheme = \"analog-cpa\" only (the analog codebook (27))",
-            ));
+        for k in ["codebook_angles", "allocation"] {
+            if scheme != "analog-cpa" && i.has(k) {
+                return Err(IsacError::input(
+                    k,
+                    "applies to scheme = \"analog-cpa\" only (the analog codebook (27) and its power allocation)",
+                ));
+            }
         }
         let analog = AnalogSettings {
             starts: i.usize_in_or("starts", 1, 1000, 8)?,
@@ -272,6 +275,7 @@ impl BpmsScenario {
             tolerance: i.f64_in_or("tolerance", 1e-15, 1.0, 1e-6)?,
             codebook_angles: i.usize_in_or("codebook_angles", 2, 1 << 16, 256)?,
             seed,
+            cpa_wcrb: i.choice_or("allocation", &["wcm", "wcrb"], "wcm")? == "wcrb",
         };
         let beampattern = beampattern(&i)?;
         let mut s = BpmsScenario {
@@ -444,7 +448,7 @@ mod tests {
     /// rejected as unknown before its own check could name what it applies to.
     #[test]
     fn analog_keys_are_input_keys() {
-        for k in FDB_KEYS.iter().chain(&["codebook_angles"]) {
+        for k in FDB_KEYS.iter().chain(&["codebook_angles", "allocation"]) {
             assert!(KEYS.contains(k), "{k}");
         }
     }
