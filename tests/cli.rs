@@ -711,6 +711,11 @@ fn bpms_bad_input_names_the_key_and_exits_2() {
             "codebook_angles",
         ),
         ("scheme = \"analog-fdb\"\nstarts = 0", "starts"),
+        ("allocation = \"wcrb\"", "allocation"),
+        (
+            "scheme = \"analog-cpa\"\nallocation = \"sqp\"",
+            "allocation",
+        ),
         ("scheme = \"analog-cpa\"\nslots = 6", "slots"),
         ("beampattern = \"polar\"", "beampattern"),
         (
