@@ -215,6 +215,53 @@ impl Smooth for PhaseBlock<'_> {
     }
 }
 
+/// The joint polish after Algorithm 1: (23a) / p0^2 over the phases and the powers
+/// together, `rho_l = p0 s_l^2 / sum_m s_m^2` (the simplex without constraints), with
+/// `d/d rho_l ||F F^H - W||^2 = 2 a_l^H (F F^H - W) a_l` (`a_l` the unit-norm beam) and the
+/// chain rule `d/d s_m = (2 p0 s_m / S) (g_m - sum_l g_l rho_l / p0)`, `S = sum s^2`.
+/// `x = [phases (N_B L), s (L)]`.
+struct JointBlock<'a> {
+    w: &'a Mat<C64>,
+    nb: usize,
+    l: usize,
+}
+
+impl Smooth for JointBlock<'_> {
+    fn value_and_gradient(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        let (nb, l) = (self.nb, self.l);
+        let (phases, sv) = x.split_at(nb * l);
+        let total: f64 = sv.iter().map(|v| v * v).sum();
+        // powers normalised by p0 (the objective is (23a) / p0^2 up to its constant)
+        let rho: Vec<f64> = sv.iter().map(|v| v * v / total).collect();
+        let block = PhaseBlock {
+            amplitude: rho.iter().map(|r| (r / nb as f64).sqrt()).collect(),
+            w: self.w,
+            nb,
+        };
+        let (value, mut grad) = block.value_and_gradient(phases);
+        let a = Mat::from_fn(nb, l, |i, c| {
+            C64::from_polar(1.0 / (nb as f64).sqrt(), phases[c * nb + i])
+        });
+        let f = Mat::from_fn(nb, l, |i, c| a[(i, c)] * rho[c].sqrt());
+        let e = &f * f.adjoint() - self.w;
+        let ea = &e * &a;
+        let g: Vec<f64> = (0..l)
+            .map(|c| {
+                2.0 * (0..nb)
+                    .map(|i| (a[(i, c)].conj() * ea[(i, c)]).re)
+                    .sum::<f64>()
+            })
+            .collect();
+        let mean: f64 = g.iter().zip(&rho).map(|(gi, ri)| gi * ri).sum();
+        grad.extend(
+            sv.iter()
+                .zip(&g)
+                .map(|(v, gi)| 2.0 * v / total * (gi - mean)),
+        );
+        (value, grad)
+    }
+}
+
 /// Algorithm 1: one AO iteration = the power block (25) exactly, then the phase block (26)
 /// by L-BFGS.
 struct AnalogFdb<'a> {
@@ -333,7 +380,44 @@ pub fn algorithm1(
         rel_tol: settings.tolerance,
         ..StoppingRule::default()
     };
-    iterate::run(&mut alg, (rho, phases), initial, &rule)
+    let mut run = iterate::run(&mut alg, (rho, phases), initial, &rule);
+    // the joint polish: block coordinate descent creeps along valleys that couple the
+    // powers and the phases; L-BFGS over both from the AO's point moves along them
+    let (rho, phases) = &run.state;
+    let mut x = phases.clone();
+    x.extend(rho.iter().map(|r| (r.max(0.0) / p0).sqrt()));
+    let joint = JointBlock {
+        w: &alg.w_normalized,
+        nb,
+        l,
+    };
+    let options = LbfgsOptions {
+        max_iterations: 2000,
+        ..PHASE_BLOCK
+    };
+    let m = smooth::minimize(&joint, x, &options);
+    let value = m.value + constant;
+    if value < run.objective {
+        let (phases, sv) = m.x.split_at(nb * l);
+        let total: f64 = sv.iter().map(|v| v * v).sum();
+        let rho: Vec<f64> = sv.iter().map(|v| p0 * v * v / total).collect();
+        let objective = alg.objective(&rho, phases);
+        if objective < run.objective {
+            run.state = (rho, phases.to_vec());
+            run.objective = objective;
+            let k = run.history.last().map_or(0, |r| r.iteration) + 1;
+            let seconds = run.history.last().map_or(0.0, |r| r.seconds);
+            run.history.push(iterate::IterationRecord {
+                iteration: k,
+                objective,
+                metrics: vec![("joint_polish_iterations".into(), m.iterations as f64)],
+                seconds,
+                fired: vec![],
+                stop: None,
+            });
+        }
+    }
+    run
 }
 
 /// The analog FDB design at weight `alpha` (module doc).
@@ -709,6 +793,30 @@ mod tests {
             C64::new(rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0))
         });
         &g * g.adjoint()
+    }
+
+    #[test]
+    fn joint_gradient_matches_central_differences() {
+        let (nb, l) = (5, 3);
+        let w = random_hermitian_psd(nb, 2, 9);
+        let block = JointBlock { w: &w, nb, l };
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        let x: Vec<f64> = (0..nb * l + l).map(|_| rng.gen_range(0.2..3.0)).collect();
+        let (_, g) = block.value_and_gradient(&x);
+        let h = 1e-6;
+        for i in 0..x.len() {
+            let mut xp = x.clone();
+            let mut xm = x.clone();
+            xp[i] += h;
+            xm[i] -= h;
+            let fd =
+                (block.value_and_gradient(&xp).0 - block.value_and_gradient(&xm).0) / (2.0 * h);
+            assert!(
+                (fd - g[i]).abs() < 1e-7 * (1.0 + g[i].abs()),
+                "{i}: {fd} vs {}",
+                g[i]
+            );
+        }
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub fn cross_check_instances() -> Result<Value> {
 }
 
 /// The analog cross-check instances (`python/bpms_analog_reference.py`): Algorithm 1 on
-/// the paper's setup and the two small geometries, with every start's phases so that the
+/// the paper's setup (both ends of the front with two starts, `alpha = 0.5` with four) and
+/// the two small geometries (four starts), with every start's phases so that the
 /// checker runs the paper's SQP Algorithm 1 from the same starts; the analog CPA on the
 /// paper's setup and one small geometry.
 fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
@@ -123,7 +124,15 @@ fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
         "bs_antennas = 8\nue_antennas = 5\nsubcarriers = 128\nslots = 8\nue_position = [-9.0, 11.0]\ntargets = [[2.0, 7.0], [8.0, 20.0]]\nseed = 4\nclock_bias_s = 3e-7",
     ];
     let fdb = [
+        (
+            "paper-analog-fdb-alpha0",
+            "alpha = 0.0\nstarts = 2".to_string(),
+        ),
         ("paper-analog-fdb-alpha0.5", "alpha = 0.5".to_string()),
+        (
+            "paper-analog-fdb-alpha1",
+            "alpha = 1.0\nstarts = 2".to_string(),
+        ),
         (
             "small0-analog-fdb-alpha0.4",
             format!("{}\nalpha = 0.4", small[0]),
@@ -135,7 +144,12 @@ fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
     ];
     let mut fdb_items = vec![];
     for (name, geometry) in fdb {
-        let src = format!("{geometry}\nscheme = \"analog-fdb\"\nstarts = 4\n");
+        let starts = if geometry.contains("starts") {
+            ""
+        } else {
+            "starts = 4\n"
+        };
+        let src = format!("{geometry}\nscheme = \"analog-fdb\"\n{starts}");
         let t = table(&src)?;
         let (model, design) = super::solve_table(&t)?;
         let a = design
@@ -188,6 +202,7 @@ fn analog_cross_check() -> Result<(Vec<Value>, Vec<Value>)> {
             "codebook_re": answer["codebook_re"],
             "codebook_im": answer["codebook_im"],
             "fit_residuals": answer["fit_residuals"],
+            "cpa_wcrb": model.scenario.analog.cpa_wcrb,
             "parameters": parameters_json(&model, &t),
             "isac": answer,
         }));
