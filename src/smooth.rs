@@ -151,6 +151,23 @@ impl<F: Smooth> IterativeAlgorithm for Lbfgs<'_, F> {
     }
 }
 
+/// The largest error of `objective`'s analytic gradient at `x` against central differences
+/// with step `h`, each relative to `1 + |g_i|` (for tests of derived gradients).
+pub fn gradient_error<F: Smooth>(objective: &F, x: &[f64], h: f64) -> f64 {
+    let (_, g) = objective.value_and_gradient(x);
+    let mut worst = 0.0f64;
+    for i in 0..x.len() {
+        let mut xp = x.to_vec();
+        let mut xm = x.to_vec();
+        xp[i] += h;
+        xm[i] -= h;
+        let fd =
+            (objective.value_and_gradient(&xp).0 - objective.value_and_gradient(&xm).0) / (2.0 * h);
+        worst = worst.max((fd - g[i]).abs() / (1.0 + g[i].abs()));
+    }
+    worst
+}
+
 /// The result of [`minimize`].
 #[derive(Debug, Clone)]
 pub struct Minimum {
@@ -260,6 +277,18 @@ mod tests {
                 .zip(&c)
                 .fold(0.0f64, |e, (a, b)| e.max((a - b).abs()));
         assert!(err < 1e-8, "error {err:.2e}, {:?}", m.reason);
+    }
+
+    #[test]
+    fn the_gradient_check_finds_a_wrong_gradient() {
+        assert!(gradient_error(&Rosenbrock, &[0.3, -0.4], 1e-6) < 1e-7);
+        struct Wrong;
+        impl Smooth for Wrong {
+            fn value_and_gradient(&self, x: &[f64]) -> (f64, Vec<f64>) {
+                (x[0] * x[0], vec![x[0]])
+            }
+        }
+        assert!(gradient_error(&Wrong, &[1.0], 1e-6) > 0.4);
     }
 
     #[test]

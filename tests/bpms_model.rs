@@ -272,7 +272,8 @@ fn bad_input_names_its_key() {
             "bp_gains_re",
         ),
         ("bp_gains_re = [1.0, 1.0, 1.0, 1.0]", "bp_gains_im"),
-        ("scheme = \"analog-fdb\"", "scheme"),
+        ("scheme = \"analog-sqp\"", "scheme"),
+        ("scheme = \"fdb-wcrb\"\nallocation = \"wcrb\"", "allocation"),
         ("colour = 3", "colour"),
     ];
     for (src, key) in cases {
