@@ -58,17 +58,37 @@ fn every_figure_has_its_plot_or_is_called_partial() {
         .collect::<Vec<_>>()
         .join(" ");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let figures = isac::systems::backscatter::figures::FIGURES
+    let figures: Vec<&str> = isac::systems::backscatter::figures::FIGURES
         .iter()
         .chain(isac::systems::multistatic::figures::FIGURES)
-        .chain(isac::systems::network::figures::FIGURES);
-    for (id, _) in figures {
+        .chain(isac::systems::network::figures::FIGURES)
+        .chain(isac::systems::nearfield::figures::FIGURES)
+        .chain(isac::systems::bpms::figures::FIGURES)
+        .map(|(id, _)| *id)
+        .collect();
+    let stored: Vec<String> = std::fs::read_dir(root.join("docs/figures"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    for id in &figures {
         // one plot per figure id `<system>-fig<N>` (tables and combined ids such as
-        // `network-fig3-4` have their own file names)
+        // `network-fig3-4` have their own file names): `<id>.png`, or the panels
+        // `<id><suffix>.png` with a suffix not starting with a digit (`bpms-fig5a_...`,
+        // `nearfield-fig4-angle`; `bpms-fig2` is not a plot of `bpms-fig21`, and
+        // `nearfield-fig5c-angle` is a plot of `nearfield-fig5c`, not of `nearfield-fig5`)
         let single = id
             .split_once("-fig")
             .is_some_and(|(_, n)| n.chars().all(|c| c.is_ascii_alphanumeric()));
-        if !single || root.join(format!("docs/figures/{id}.png")).exists() {
+        let has_plot = stored.iter().any(|f| {
+            let longer = figures
+                .iter()
+                .any(|o| o.len() > id.len() && o.starts_with(*id) && f.starts_with(*o));
+            !longer
+                && f.strip_prefix(*id)
+                    .and_then(|rest| rest.strip_suffix(".png"))
+                    .is_some_and(|mid| !mid.starts_with(|c: char| c.is_ascii_digit()))
+        });
+        if !single || has_plot {
             continue;
         }
         // no plot: the README must say that this figure is partial
