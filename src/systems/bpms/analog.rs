@@ -48,7 +48,7 @@ use crate::conic::SolverSettings;
 use crate::error::{IsacError, Result};
 use crate::experiment::splitmix64;
 use crate::iterate::{self, IterativeAlgorithm, Step, StopReason, StoppingRule};
-use crate::linalg::hermitian_eigen;
+use crate::linalg::{bilinear, hermitian_eigen};
 use crate::smooth::{self, LbfgsOptions, Smooth};
 use crate::status::DesignStatus;
 use crate::C64;
@@ -191,11 +191,17 @@ struct PhaseBlock<'a> {
     nb: usize,
 }
 
-impl Smooth for PhaseBlock<'_> {
-    fn value_and_gradient(&self, x: &[f64]) -> (f64, Vec<f64>) {
+impl PhaseBlock<'_> {
+    /// The value, the phase gradient, the unit-modulus phases `U = [e^{j phi_{i,l}}]` and
+    /// `E U` with `E = F F^H - W` (`F = U diag(amplitude)`, so `G = E F = (E U)
+    /// diag(amplitude)`): what the joint polish needs besides, without recomputing `E`.
+    fn evaluate(&self, x: &[f64]) -> (f64, Vec<f64>, Mat<C64>, Mat<C64>) {
         let nb = self.nb;
+        let u = Mat::from_fn(nb, self.amplitude.len(), |i, l| {
+            C64::from_polar(1.0, x[l * nb + i])
+        });
         let f = Mat::from_fn(nb, self.amplitude.len(), |i, l| {
-            C64::from_polar(self.amplitude[l], x[l * nb + i])
+            u[(i, l)] * self.amplitude[l]
         });
         let e = &f * f.adjoint() - self.w;
         let mut value = 0.0;
@@ -204,13 +210,22 @@ impl Smooth for PhaseBlock<'_> {
                 value += e[(r, c)].norm_sqr();
             }
         }
-        let g = &e * &f;
+        let eu = &e * &u;
         let mut grad = vec![0.0; x.len()];
         for l in 0..self.amplitude.len() {
             for i in 0..nb {
-                grad[l * nb + i] = 4.0 * (g[(i, l)] * f[(i, l)].conj()).im;
+                // G_il conj(F_il) = (E U)_il conj(U_il) amplitude_l^2
+                let a2 = self.amplitude[l] * self.amplitude[l];
+                grad[l * nb + i] = 4.0 * a2 * (eu[(i, l)] * u[(i, l)].conj()).im;
             }
         }
+        (value, grad, u, eu)
+    }
+}
+
+impl Smooth for PhaseBlock<'_> {
+    fn value_and_gradient(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        let (value, grad, _, _) = self.evaluate(x);
         (value, grad)
     }
 }
@@ -238,18 +253,14 @@ impl Smooth for JointBlock<'_> {
             w: self.w,
             nb,
         };
-        let (value, mut grad) = block.value_and_gradient(phases);
-        let a = Mat::from_fn(nb, l, |i, c| {
-            C64::from_polar(1.0 / (nb as f64).sqrt(), phases[c * nb + i])
-        });
-        let f = Mat::from_fn(nb, l, |i, c| a[(i, c)] * rho[c].sqrt());
-        let e = &f * f.adjoint() - self.w;
-        let ea = &e * &a;
+        let (value, mut grad, u, eu) = block.evaluate(phases);
+        // g_l = 2 a_l^H E a_l with a_l = u_l / sqrt(N_B)
         let g: Vec<f64> = (0..l)
             .map(|c| {
-                2.0 * (0..nb)
-                    .map(|i| (a[(i, c)].conj() * ea[(i, c)]).re)
-                    .sum::<f64>()
+                2.0 / nb as f64
+                    * (0..nb)
+                        .map(|i| (u[(i, c)].conj() * eu[(i, c)]).re)
+                        .sum::<f64>()
             })
             .collect();
         let mean: f64 = g.iter().zip(&rho).map(|(gi, ri)| gi * ri).sum();
@@ -608,14 +619,8 @@ pub fn analog_codebook(model: &BpmsModel, angles: usize) -> Result<(Mat<C64>, Ve
             ..StoppingRule::default()
         };
         let r = iterate::run(&mut fit, x0, v0, &rule);
-        let zero = vec![C64::new(0.0, 0.0); nb];
-        let reference = CodewordFit {
-            m: &m,
-            d: &zero,
-            step: 0.0,
-        }
-        .residual(&d)
-        .0;
+        // ||T da||^2 = da^H T^H T da
+        let reference = bilinear(&d, &m, &d).re;
         residuals.push(r.objective / reference);
         for (row, x) in r.state.iter().enumerate() {
             u[(row, n + k)] = *x;

@@ -192,20 +192,20 @@ fn beampattern_metrics(m: &mut Metrics, model: &BpmsModel, d: &WcrbDesign) {
             if let Some(u) = d.analog.as_ref().and_then(|a| a.codebook.as_ref()) {
                 let digital = model.codebook();
                 let n = model.targets() + 1;
-                let pattern = |cb: &faer::Mat<C64>, col: usize, theta: f64| {
-                    let a = array.steering(theta);
+                // |a^H u|^2 of column `col`, the steering vector computed once per angle
+                let pattern = |cb: &faer::Mat<C64>, col: usize, a: &[C64]| {
                     let x: C64 = (0..a.len()).map(|r| a[r].conj() * cb[(r, col)]).sum();
                     db(x.norm_sqr())
                 };
                 let recs: Vec<Value> = angles(*points)
                     .into_iter()
                     .map(|deg| {
+                        let a = array.steering(deg.to_radians());
                         let mut r = Metrics::new();
                         r.insert("angle_deg".into(), json!(deg));
                         for k in 0..n {
-                            let t = deg.to_radians();
-                            r.insert(format!("digital_{k}_db"), pattern(&digital, n + k, t));
-                            r.insert(format!("analog_{k}_db"), pattern(u, n + k, t));
+                            r.insert(format!("digital_{k}_db"), pattern(&digital, n + k, &a));
+                            r.insert(format!("analog_{k}_db"), pattern(u, n + k, &a));
                         }
                         Value::Object(r)
                     })
